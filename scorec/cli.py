@@ -1,0 +1,117 @@
+"""The `scorec` command line (DESIGN.md §4).
+
+Exit codes: 0 success, 2 a mistake in the spec (diagnostics on stderr, nothing written),
+1 a failure while running the emitted programs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .diagnostics import SpecError, SpecErrors, render_all
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="scorec: compile score-based generative model specs into standalone PyTorch programs.",
+    pretty_exceptions_enable=False,
+)
+
+SpecArg = typer.Argument(..., help="the spec file (YAML)", show_default=False)
+SetOpt = typer.Option([], "--set", help="override a spec field: --set sample.steps=50 (repeatable)")
+
+
+def _compile(spec: Path, overrides: list[str]):
+    """Compile or exit 2 with rendered diagnostics."""
+    from .pipeline import compile_spec, errors_of, source_texts
+
+    try:
+        return compile_spec(spec, overrides)
+    except (SpecError, SpecErrors) as exc:
+        typer.echo(render_all(errors_of(exc), source_texts(spec, overrides)), err=True)
+        n = len(errors_of(exc))
+        typer.echo(f"{n} error{'s' if n != 1 else ''} in {spec}", err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def check(spec: Path = SpecArg, set_: List[str] = SetOpt) -> None:
+    """Validate a spec; print diagnostics as file:line:col: error: message."""
+    compiled = _compile(spec, set_)
+    typer.echo(f"{spec}: ok ({compiled.ir.process.kind} process, {compiled.ir.sample.sampler} sampler, "
+               f"{compiled.ir.sample.nfe} NFE per sample)")
+
+
+@app.command("compile")
+def compile_cmd(
+    spec: Path = SpecArg,
+    out: Path = typer.Option(..., "-o", "--out", help="directory for the emitted programs"),
+    set_: List[str] = SetOpt,
+) -> None:
+    """Emit train.py, sample.py, common.py and spec.lock.json into OUT."""
+    from .emit import emit, write_files
+
+    compiled = _compile(spec, set_)
+    files = emit(compiled.ir)
+    for path in write_files(files, out):
+        typer.echo(str(path))
+
+
+@app.command()
+def ir(spec: Path = SpecArg, set_: List[str] = SetOpt) -> None:
+    """Print the lowered IR (JSON) and its spec hash."""
+    from .emit import ir_json
+
+    typer.echo(ir_json(_compile(spec, set_).ir))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of spec format v1 (for editors)."""
+    from .spec import Spec
+
+    typer.echo(json.dumps(Spec.model_json_schema(), indent=2))
+
+
+@app.command()
+def run(
+    spec: Path = SpecArg,
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/NAME)"),
+    set_: List[str] = SetOpt,
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, ..."),
+    fresh: bool = typer.Option(False, "--fresh", help="train from scratch even if a checkpoint exists"),
+) -> None:
+    """Compile, train, sample, evaluate; write metrics.json and pictures into the run directory."""
+    from .runner import RunFailed, run_spec
+
+    compiled = _compile(spec, set_)
+    run_dir = out or Path("runs") / compiled.ir.name
+    try:
+        metrics = run_spec(compiled, run_dir, device=device, fresh=fresh)
+    except RunFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(metrics, indent=2))
+
+
+@app.command()
+def version() -> None:
+    """Print the scorec version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

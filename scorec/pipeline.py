@@ -1,0 +1,64 @@
+"""The named compiler stages, each callable (and dumpable) on its own.
+
+    load      spec file (+ --set overrides)  -> Document   (frontend/yaml_loader.py)
+    validate  Document                       -> Spec       (validate.py, spec.py)
+    lower     Spec                           -> ProgramIR  (lower/)
+    emit      ProgramIR                      -> {file: text} (emit.py, templates/)
+
+Nothing here imports torch: `scorec check` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .diagnostics import SpecError, SpecErrors
+from .frontend.yaml_loader import Document, apply_override, load_path
+from .ir import ProgramIR
+from .lower import lower
+from .spec import Spec
+from .validate import validate
+
+
+@dataclass
+class Compiled:
+    document: Document
+    spec: Spec
+    ir: ProgramIR
+
+
+
+def source_texts(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
+    """Every text a diagnostic may point into: the spec file and each --set override."""
+    texts = {f"--set #{i}": text for i, text in enumerate(overrides, start=1)}
+    try:
+        with open(path, "rb") as fh:
+            texts[str(path)] = fh.read().decode("utf-8", errors="replace").lstrip("\ufeff")
+    except OSError:
+        pass
+    return texts
+
+
+def load(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> Document:
+    if str(path).endswith(".score"):
+        raise SpecError(
+            f"cannot read '{path}': the .score language is not supported yet",
+            None,
+            "write the spec in YAML (spec.yaml); see spec_examples/",
+        )
+    doc = load_path(path)
+    for index, text in enumerate(overrides, start=1):
+        doc = apply_override(doc, text, index)
+    return doc
+
+
+def compile_spec(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
+    """load -> validate -> lower; raises SpecError/SpecErrors carrying the document."""
+    doc = load(path, overrides)
+    spec = validate(doc)
+    return Compiled(doc, spec, lower(spec, doc))
+
+
+def errors_of(exc: SpecError | SpecErrors) -> list[SpecError]:
+    return list(exc.errors) if isinstance(exc, SpecErrors) else [exc]

@@ -1,0 +1,153 @@
+"""Pictures for a run directory: samples next to data, and the training loss.
+
+Figures are built with ``matplotlib.figure.Figure`` on an explicit Agg canvas
+instead of pyplot, so plotting works headless, never switches the process-wide
+backend, and leaves no pyplot figure registry behind. PNGs are written to a
+temporary file in the target directory and moved into place with
+``os.replace``, so a reader never sees a half-written picture.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_loss", "plot_samples"]
+
+
+def _new_figure(width: float, height: float):
+    """A Figure attached to an Agg canvas (no pyplot, no global backend change)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save_atomic(fig, path) -> Path:
+    """Write ``fig`` as PNG to a temp file next to ``path``, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    finally:
+        fig.clear()
+    return path
+
+
+def _flat_finite(a, max_points: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, *shape) -> (n', d) with non-finite rows dropped and at most max_points rows.
+
+    Diverged samplers produce NaN/inf; plotting the finite rest is more useful
+    than failing.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    a = a[:, None] if a.ndim == 1 else a.reshape(a.shape[0], -1)
+    a = a[np.isfinite(a).all(axis=1)]
+    if len(a) > max_points:
+        a = a[rng.choice(len(a), size=max_points, replace=False)]
+    return a
+
+
+def _limits(ref: np.ndarray) -> list[tuple[float, float]]:
+    """Per-coordinate axis limits from robust quantiles of the reference, padded.
+
+    Using the data (not the samples) keeps both panels comparable and stops a
+    few far-off samples from squashing the picture.
+    """
+    lims = []
+    for col in ref.T:
+        if len(col) == 0:
+            lims.append((-1.0, 1.0))
+            continue
+        lo, hi = np.quantile(col, [0.005, 0.995])
+        pad = 0.15 * (hi - lo) if hi > lo else 1.0
+        lims.append((float(lo - pad), float(hi + pad)))
+    return lims
+
+
+def plot_samples(samples, reference, path, title=None, max_points: int = 5000) -> Path:
+    """Two panels, "data" and "samples", on identical axes; returns ``path``.
+
+    samples, reference: (n, *shape) arrays.  path: PNG to write.  title:
+    figure title.  max_points: per-panel cap (seeded subsample) so scatter
+    plots stay light.  d == 1 draws histograms; d > 2 shows the first two
+    coordinates and says so in the title.
+    """
+    rng = np.random.default_rng(0)
+    ref = _flat_finite(reference, max_points, rng)
+    smp = _flat_finite(samples, max_points, rng)
+    d = ref.shape[1]
+    lims = _limits(ref)
+    suptitle = title or ""
+    if d > 2:
+        note = f"first 2 of {d} coordinates"
+        suptitle = f"{suptitle} ({note})" if suptitle else note
+
+    fig = _new_figure(10, 4.6 if d > 1 else 3.8)
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)
+    for ax, pts, name, colour in ((axes[0], ref, "data", "tab:blue"),
+                                  (axes[1], smp, "samples", "tab:orange")):
+        if d == 1:
+            bins = np.linspace(*lims[0], 81)
+            ax.hist(pts[:, 0], bins=bins, density=True, color=colour, alpha=0.7)
+        else:
+            ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.35, color=colour,
+                       linewidths=0, rasterized=True)
+            ax.set_ylim(*lims[1])
+            ax.set_aspect("auto")
+        ax.set_xlim(*lims[0])
+        ax.set_title(f"{name} (n={len(pts)})")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return _save_atomic(fig, path)
+
+
+def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` points (shorter at the start), same length."""
+    csum = np.concatenate(([0.0], np.cumsum(values)))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (csum[idx] - csum[lo]) / (idx - lo)
+
+
+def plot_loss(events, path) -> Path:
+    """Training loss against step, raw (light) and smoothed; returns ``path``.
+
+    events: dicts as in ``events.jsonl``; only ``step`` and ``loss`` are used,
+    events without a finite loss are skipped.  path: PNG to write.  The y axis
+    is logarithmic unless some loss is <= 0 (e.g. NLL-type losses).
+    """
+    pts = [(float(e["step"]), float(e["loss"])) for e in events
+           if e.get("loss") is not None and "step" in e and np.isfinite(float(e["loss"]))]
+    fig = _new_figure(7, 4)
+    ax = fig.add_subplot(1, 1, 1)
+    if pts:
+        steps, loss = np.array(pts).T
+        window = int(np.clip(len(loss) // 20, 1, 500))
+        ax.plot(steps, loss, color="tab:blue", alpha=0.25, linewidth=0.8, label="loss")
+        ax.plot(steps, _moving_average(loss, window), color="tab:blue", linewidth=1.6,
+                label=f"moving average ({window})")
+        if np.all(loss > 0):
+            ax.set_yscale("log")
+        ax.legend(loc="upper right")
+    else:
+        ax.text(0.5, 0.5, "no loss events", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return _save_atomic(fig, path)

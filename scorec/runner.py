@@ -1,0 +1,141 @@
+"""`scorec run`: compile into a run directory, run the emitted programs, evaluate.
+
+The emitted programs run as subprocesses (they never import scorec). Their JSON-lines
+events on stdout drive a live progress bar; their stderr goes to logs/, and its tail is
+shown if a program fails. The run directory ends up holding:
+
+    code/            the emitted programs and spec.lock.json
+    checkpoints/     last.pt (when something is trained)
+    events.jsonl     training events; sample_events.jsonl
+    samples.npz      samples (n, *data_shape); reference.npz: fresh data samples
+    metrics.json     flat {name: number}, nfe included
+    samples.png      samples beside data;  loss.png: the training loss
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .emit import emit, write_files
+from .pipeline import Compiled
+
+
+class RunFailed(Exception):
+    """An emitted program exited with an error."""
+
+
+def run_spec(compiled: Compiled, run_dir: str | os.PathLike, device: str = "auto", fresh: bool = False,
+             console: Console | None = None) -> dict:
+    console = console or Console(stderr=True)
+    ir = compiled.ir
+    run_dir = Path(run_dir)
+    code_dir = run_dir / "code"
+    files = emit(ir)
+    write_files(files, code_dir)
+    shutil.copyfile(code_dir / "spec.lock.json", run_dir / "spec.lock.json")
+    console.print(f"[bold]{ir.name}[/]: {ir.process.kind} process, {ir.model.parameterization} "
+                  f"{ir.model.network}, {ir.sample.sampler} sampler -> {run_dir}")
+
+    if ir.train is not None:
+        if fresh:
+            for stale in (run_dir / "checkpoints" / "last.pt", run_dir / "events.jsonl"):
+                stale.unlink(missing_ok=True)
+        extra = ["--fresh"] if fresh else []
+        _run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console)
+    _run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sample.n, [], console)
+
+    metrics = evaluate(compiled, run_dir)
+    console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    return metrics
+
+
+def _run_program(script: Path, run_dir: Path, device: str, label: str, total: int, extra: list[str],
+                 console: Console) -> None:
+    """Run one emitted program with a progress bar fed by its events."""
+    log_dir = run_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stderr_path = log_dir / f"{label}.stderr"
+    cmd = [sys.executable, "-u", str(script), "--out", str(run_dir), "--device", device, *extra]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with open(stderr_path, "w") as stderr, Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(label, total=total, info="")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            event = _parse_event(line)
+            if event is None:
+                progress.console.print(line.rstrip())
+                continue
+            if event.get("event") == "train_start":
+                progress.update(task, completed=event.get("step", 0), info="compiling" if event.get("compile") else "")
+            elif event.get("event") == "train":
+                progress.update(task, completed=event["step"], info=f"loss {event['loss']:.4g}")
+            elif event.get("event") == "sample":
+                progress.update(task, completed=event["done"], info=f"nfe {event['nfe']}")
+        code = proc.wait()
+    if code != 0:
+        tail = stderr_path.read_text(errors="replace").strip().splitlines()[-25:]
+        raise RunFailed(f"{script.name} exited with status {code}; last lines of {stderr_path}:\n" + "\n".join(tail))
+
+
+def _parse_event(line: str) -> dict | None:
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def read_events(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [e for e in (_parse_event(line) for line in path.read_text().splitlines()) if e is not None]
+
+
+def evaluate(compiled: Compiled, run_dir: Path) -> dict:
+    """Metrics of samples.npz against reference.npz, written to metrics.json, plus pictures."""
+    from .metrics import compute_metrics, mode_shares, total_variation
+    from .report import plot_loss, plot_samples
+
+    ir = compiled.ir
+    samples = np.load(run_dir / "samples.npz")
+    reference = np.load(run_dir / "reference.npz")["samples"]
+    x = samples["samples"]
+    metrics: dict[str, float] = {"nfe": int(samples["nfe"])}
+    finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    metrics["finite_fraction"] = float(finite.mean())
+    if not finite.all():
+        x = x[finite]
+    if len(x) > 1:
+        metrics.update(compute_metrics(list(ir.eval.metrics), x, reference, seed=ir.seed))
+        if ir.data.source == "gmm":
+            shares = mode_shares(x.reshape(len(x), -1), np.asarray(ir.data.means))
+            metrics["mode_tv"] = total_variation(shares, np.asarray(ir.data.weights))
+    _write_json(run_dir / "metrics.json", metrics)
+    plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sample.sampler}, {metrics['nfe']} NFE")
+    events = read_events(run_dir / "events.jsonl")
+    if any("loss" in e for e in events):
+        plot_loss(events, run_dir / "loss.png")
+    return metrics
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)

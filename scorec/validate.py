@@ -1,0 +1,237 @@
+"""The schema stage: a loaded Document -> a validated Spec, every error located.
+
+pydantic reports errors by `loc` (a path through the model, with discriminator tags
+interleaved); here each is mapped back to the YAML node it came from and reworded
+for people, with a "did you mean" hint where one helps.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .diagnostics import SpecError, SpecErrors, did_you_mean
+from .frontend.yaml_loader import Document
+from .spec import Spec, fill_defaults
+
+# Which discriminator names each union section, for messages.
+_TAG_FIELDS = ("kind", "source", "sampler")
+
+
+def validate(doc: Document) -> Spec:
+    """Validate a document against spec format v1; raises SpecErrors, all located."""
+    raw = fill_defaults(doc.data)
+    try:
+        return Spec.model_validate(raw)
+    except ValidationError as exc:
+        errors = [_translate(err, raw, doc) for err in exc.errors(include_url=False)]
+        raise SpecErrors(_dedupe(errors)) from None
+
+
+def _dedupe(errors: list[SpecError]) -> list[SpecError]:
+    seen, out = set(), []
+    for e in errors:
+        key = (e.span, e.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
+
+
+def _raw_path(loc: tuple, raw: Any) -> tuple:
+    """Drop the discriminator tags and validator names pydantic interleaves into `loc`."""
+    path, node = [], raw
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part not in node:
+            # a tag ('vp'), a validator ('function-after[...]') or a missing field
+            if not _is_tag(node, part):
+                path.append(part)
+                node = None
+    return tuple(path)
+
+
+def _is_tag(node: dict, part: str) -> bool:
+    return any(node.get(f) == part for f in _TAG_FIELDS) or "[" in part
+
+
+def _dotted(path: tuple) -> str:
+    return ".".join(str(p) for p in path) or "the spec"
+
+
+def model_at(path: tuple, raw: Any) -> type[BaseModel] | None:
+    """The pydantic model class that validates the mapping at `path` in `raw`."""
+    model: Any = Spec
+    node = raw
+    for part in path:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return None
+        node = node.get(part) if isinstance(node, dict) else None
+        model = _pick_model(field.annotation, node)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _pick_model(annotation: Any, node: Any) -> Any:
+    """Resolve Optional/Union/Annotated to the model class chosen by the node's tag."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _pick_model(typing.get_args(annotation)[0], node)
+    if origin in (typing.Union, types.UnionType):
+        members = [m for m in typing.get_args(annotation) if m is not type(None)]
+        models = [m for m in (_pick_model(m, node) for m in members) if isinstance(m, type) and issubclass(m, BaseModel)]
+        for m in models:
+            tag = _tag_value(m)
+            if tag and isinstance(node, dict) and node.get(tag[0]) in tag[1]:
+                return m
+        return models[0] if len(models) == 1 else None
+    return annotation
+
+
+def _tag_value(model: type[BaseModel]) -> tuple[str, tuple] | None:
+    for name in _TAG_FIELDS:
+        field = model.model_fields.get(name)
+        if field is not None and typing.get_origin(field.annotation) is typing.Literal:
+            return name, typing.get_args(field.annotation)
+    return None
+
+
+def _union_members(path: tuple) -> list[type[BaseModel]]:
+    """Every model class that may appear at `path` (all members of a union)."""
+    parent = model_at(path[:-1], {}) if path else None
+    if parent is None:
+        return []
+    field = parent.model_fields.get(path[-1])
+    if field is None:
+        return []
+
+    def flatten(a: Any) -> list:
+        origin = typing.get_origin(a)
+        if origin is typing.Annotated:
+            return flatten(typing.get_args(a)[0])
+        if origin in (typing.Union, types.UnionType):
+            return [m for x in typing.get_args(a) for m in flatten(x)]
+        return [a] if isinstance(a, type) and issubclass(a, BaseModel) else []
+
+    return flatten(field.annotation)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the string '{value}'"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
+    kind = err["type"]
+    loc = tuple(err["loc"])
+    path = _raw_path(loc, raw)
+    where = _dotted(path)
+    value = err.get("input")
+    ctx = err.get("ctx", {})
+
+    if kind == "extra_forbidden":
+        key = path[-1]
+        model = model_at(path[:-1], raw)
+        allowed = list(model.model_fields) if model else []
+        hint = did_you_mean(str(key), allowed)
+        if hint is None:
+            hint = _belongs_elsewhere(path, str(key)) or (
+                f"allowed keys here: {', '.join(allowed)}" if allowed else None
+            )
+        section = _dotted(path[:-1])
+        return SpecError(f"unknown key '{key}' in {section}", doc.span_of(path, key=True), hint)
+
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = ctx.get("discriminator", "'kind'").strip("'")
+        expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
+        if kind == "union_tag_not_found":
+            return SpecError(
+                f"{where} needs a '{tag}'", doc.span_of(path), f"one of: {', '.join(expected)}"
+            )
+        got = ctx.get("tag")
+        hint = did_you_mean(str(got), expected) or f"one of: {', '.join(expected)}"
+        return SpecError(f"unknown {where} {tag} '{got}'", doc.span_of(path + (tag,)), hint)
+
+    if kind == "missing":
+        return SpecError(
+            f"missing required key '{path[-1]}' in {_dotted(path[:-1])}",
+            doc.span_of(path[:-1], key=bool(path[:-1])),
+            None,
+        )
+
+    if kind in ("literal_error", "enum"):
+        expected = _literal_choices(ctx.get("expected", ""))
+        hint = did_you_mean(str(value), expected) or (f"one of: {', '.join(expected)}" if expected else None)
+        return SpecError(f"invalid value {_describe(value)} for {where}", doc.span_of(path), hint)
+
+    if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float", "bool_type", "bool_parsing",
+                "string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):
+        expected = {
+            "float": "a number", "int": "an integer", "bool": "true or false", "string": "a string",
+            "list": "a list", "dict": "a mapping", "model": "a mapping",
+        }[kind.split("_")[0]]
+        hint = None
+        if isinstance(value, str) and kind.startswith(("float", "int")):
+            hint = "write numbers unquoted, e.g. 1.0e-4"
+        return SpecError(f"{where} must be {expected}, got {_describe(value)}", doc.span_of(path), hint)
+
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
+        bound = next(iter(ctx.values())) if ctx else "?"
+        return SpecError(f"{where} must be {op} {bound}, got {_describe(value)}", doc.span_of(path), None)
+
+    if kind == "finite_number":
+        return SpecError(f"{where} must be a finite number, got {_describe(value)}", doc.span_of(path), None)
+
+    if kind == "string_pattern_mismatch":
+        return SpecError(
+            f"{where} {_describe(value)} may only use lowercase letters, digits, '_' and '-'",
+            doc.span_of(path),
+            "the name becomes a directory name; e.g. name: swissroll-vp",
+        )
+
+    if kind in ("string_too_long", "too_long", "too_short"):
+        return SpecError(f"{where}: {err['msg'].lower()}", doc.span_of(path), None)
+
+    if kind == "value_error":
+        msg = str(ctx.get("error", err["msg"]))
+        return SpecError(f"{where}: {msg}", doc.span_of(path), None)
+
+    return SpecError(f"{where}: {err['msg']}", doc.span_of(path), None)
+
+
+def _literal_choices(expected: str) -> list[str]:
+    parts = expected.replace(" or ", ",").split(",")
+    return [p.strip().strip("'") for p in parts if p.strip()]
+
+
+def _belongs_elsewhere(path: tuple, key: str) -> str | None:
+    """For `eta` under sampler em: 'eta' is a key of sampler 'ddim'."""
+    owners = []
+    for m in _union_members(path[:-1]):
+        if key in m.model_fields:
+            tag = _tag_value(m)
+            if tag:
+                owners.append(f"{tag[0]} '{tag[1][0]}'")
+    if owners:
+        return f"'{key}' is a key of {' and '.join(owners)}"
+    return None
