@@ -64,6 +64,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean '{match[0]}'?" if match else None
 
 
+MAX_SHOWN = 100  # characters of a source line shown under a diagnostic
+
+
 def _source_line(sources: dict[str, str], span: Span) -> str | None:
     text = sources.get(span.file)
     if text is None:
@@ -84,6 +87,13 @@ def render(error: SpecError, sources: dict[str, str] | None = None) -> str:
     else:
         out.append(f"{span.file}:{span.line}:{span.col}: error: {error.message}")
         line = _source_line(sources, span)
+        if line is not None and len(line) > MAX_SHOWN:
+            # show a window of a long line around the span, marked with ellipses
+            start = max(0, span.col - 1 - MAX_SHOWN // 2)
+            line = ("..." if start else "") + line[start:start + MAX_SHOWN] + "..."
+            shift = start - (3 if start else 0)
+            span = Span(span.file, span.line, span.col - shift, span.end_line,
+                        None if span.end_col is None else span.end_col - shift)
         if line is not None:
             gutter = f"{span.line:>4} | "
             out.append(gutter + line.rstrip("\n"))

@@ -7,13 +7,15 @@ for people, with a "did you mean" hint where one helps.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .diagnostics import SpecError, SpecErrors, did_you_mean
+from .diagnostics import Span, SpecError, SpecErrors, did_you_mean
 from .frontend.yaml_loader import Document
 from .spec import Spec, fill_defaults
 
@@ -27,8 +29,39 @@ def validate(doc: Document) -> Spec:
     try:
         return Spec.model_validate(raw)
     except ValidationError as exc:
-        errors = [_translate(err, raw, doc) for err in exc.errors(include_url=False)]
+        errors = [_widened(_translate(err, raw, doc), doc) for err in exc.errors(include_url=False)]
         raise SpecErrors(_dedupe(errors)) from None
+
+
+def _widened(error: SpecError, doc: Document) -> SpecError:
+    """Underline a whole one-line flow collection (`[0.7, 0.3]`), not just its bracket.
+
+    The loader records only where a collection starts; the caret then sits under `[`.
+    """
+    span = error.span
+    if span is None or (span.end_col is not None and span.end_col > span.col + 1):
+        return error
+    lines = doc.sources().get(span.file, "").splitlines()
+    if not 1 <= span.line <= len(lines):
+        return error
+    line = lines[span.line - 1]
+    start = span.col - 1
+    if start >= len(line) or line[start] not in "[{":
+        return error
+    depth, quote = 0, None
+    for i in range(start, len(line)):
+        c = line[i]
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth == 0:
+                return replace(error, span=Span(span.file, span.line, span.col, span.line, i + 2))
+    return error
 
 
 def _dedupe(errors: list[SpecError]) -> list[SpecError]:
@@ -163,24 +196,36 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         tag = ctx.get("discriminator", "'kind'").strip("'")
         expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
+        if not expected:  # pydantic names the tags only for union_tag_invalid
+            expected = [t[1][0] for t in map(_tag_value, _union_members(path)) if t and t[0] == tag]
+        choices = f"one of: {', '.join(expected)}" if expected else None
         if kind == "union_tag_not_found":
-            return SpecError(
-                f"{where} needs a '{tag}'", doc.span_of(path), f"one of: {', '.join(expected)}"
-            )
+            hint = f"add `{tag}:`, " + choices if choices else None
+            return SpecError(f"{where} needs a '{tag}'", doc.span_of(path, key=True), hint)
         got = ctx.get("tag")
-        hint = did_you_mean(str(got), expected) or f"one of: {', '.join(expected)}"
-        return SpecError(f"unknown {where} {tag} '{got}'", doc.span_of(path + (tag,)), hint)
+        hint = did_you_mean(str(got), expected) or choices
+        # `sample: {sampler: emm}` reads "unknown sampler", `process: {kind: vpp}` "unknown process kind"
+        what = tag if tag.startswith(str(path[-1]) if path else "\0") else f"{where} {tag}"
+        return SpecError(f"unknown {what} '{got}'", doc.span_of(path + (tag,)), hint)
 
     if kind == "missing":
         return SpecError(
             f"missing required key '{path[-1]}' in {_dotted(path[:-1])}",
             doc.span_of(path[:-1], key=bool(path[:-1])),
-            None,
+            _missing_hint(path, raw),
         )
 
     if kind in ("literal_error", "enum"):
         expected = _literal_choices(ctx.get("expected", ""))
+        if path == ("scorec",):
+            return SpecError(
+                f"unsupported spec format version {_quoted(value)}",
+                doc.span_of(path),
+                "this scorec reads format version 1: write `scorec: 1`",
+            )
         hint = did_you_mean(str(value), expected) or (f"one of: {', '.join(expected)}" if expected else None)
+        if isinstance(value, str):
+            return SpecError(f"unknown value '{value}' for {where}", doc.span_of(path), hint)
         return SpecError(f"invalid value {_describe(value)} for {where}", doc.span_of(path), hint)
 
     if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float", "bool_type", "bool_parsing",
@@ -190,8 +235,8 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
             "list": "a list", "dict": "a mapping", "model": "a mapping",
         }[kind.split("_")[0]]
         hint = None
-        if isinstance(value, str) and kind.startswith(("float", "int")):
-            hint = "write numbers unquoted, e.g. 1.0e-4"
+        if isinstance(value, str) and kind.startswith(("float", "int")) and _is_number(value):
+            hint = f"write the number unquoted: {value.strip()}"
         return SpecError(f"{where} must be {expected}, got {_describe(value)}", doc.span_of(path), hint)
 
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
@@ -204,7 +249,7 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
 
     if kind == "string_pattern_mismatch":
         return SpecError(
-            f"{where} {_describe(value)} may only use lowercase letters, digits, '_' and '-'",
+            f"{where} {_quoted(value)} may only use lowercase letters, digits, '_' and '-'",
             doc.span_of(path),
             "the name becomes a directory name; e.g. name: swissroll-vp",
         )
@@ -214,9 +259,72 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
 
     if kind == "value_error":
         msg = str(ctx.get("error", err["msg"]))
-        return SpecError(f"{where}: {msg}", doc.span_of(path), None)
+        if path and msg.startswith(f"{path[-1]} "):  # "embedding_dim must be even" under ...embedding_dim
+            return SpecError(f"{where} {msg[len(str(path[-1])) + 1:]}", doc.span_of(path), None)
+        # a model-level check ("beta_min (20) must be smaller than beta_max"): point at the
+        # first field the message names, not at the start of the section
+        return SpecError(f"{where}: {msg}", doc.span_of(_field_named_in(msg, path, raw)), None)
 
     return SpecError(f"{where}: {err['msg']}", doc.span_of(path), None)
+
+
+def _quoted(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else _describe(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _node_at(path: tuple, raw: Any) -> Any:
+    for part in path:
+        if isinstance(raw, dict) and part in raw:
+            raw = raw[part]
+        elif isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw):
+            raw = raw[part]
+        else:
+            return None
+    return raw
+
+
+def _field_named_in(message: str, path: tuple, raw: Any) -> tuple:
+    """The path of the first key of the section at `path` that `message` names.
+
+    Plurals count (`mean` names `means`, `stds` names `std`). Where that field is a list
+    of rows of unequal lengths, the path of the first row whose length is the odd one out.
+    """
+    node = _node_at(path, raw)
+    if not isinstance(node, dict):
+        return path
+    for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", message):
+        for key in (word, word + "s", word[:-1] if word.endswith("s") else word):
+            if key in node:
+                return path + (key,) + _odd_row(node[key])
+    return path
+
+
+def _odd_row(value: Any) -> tuple:
+    if not (isinstance(value, list) and value and all(isinstance(r, list) for r in value)):
+        return ()
+    lengths = [len(r) for r in value]
+    common = max(set(lengths), key=lengths.count)
+    odd = [i for i, n in enumerate(lengths) if n != common]
+    return (odd[0],) if odd and len(set(lengths)) > 1 else ()
+
+
+def _missing_hint(path: tuple, raw: Any) -> str | None:
+    """What to add for a missing required key: the field's description, from the schema."""
+    if path == ("scorec",):
+        return "a spec starts with the format version: `scorec: 1`"
+    model = model_at(path[:-1], raw)
+    field = model.model_fields.get(path[-1]) if model else None
+    if field is None:
+        return None
+    return f"add `{path[-1]}:`" + (f" ({field.description})" if field.description else "")
 
 
 def _literal_choices(expected: str) -> list[str]:

@@ -229,9 +229,14 @@ def test_implicit_multiplication_hint():
     assert "not closed" in error_of("(1 + t").hint
 
 
-def test_long_sums_do_not_overflow_the_stack():
-    expr = parse_expr(" + ".join(["t"] * 3000))
-    assert expr.op == "+"
+def test_long_sums_are_parsed_or_refused_without_overflowing_the_stack():
+    """Parsing never recurses; trees deeper than MAX_DEPTH are refused with a located error,
+    because folding and printing later recurse over them."""
+    assert parse_expr(" + ".join(["t"] * 50)).op == "+"
+    with pytest.raises(SpecError) as info:
+        parse_expr(" + ".join(["t"] * 3000), Span("s.yaml", 4, 9))
+    assert "nested too deeply" in info.value.message
+    assert (info.value.span.line, info.value.span.col) == (4, 9)
 
 
 def test_compiler_front_end_does_not_import_torch():

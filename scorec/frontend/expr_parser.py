@@ -60,9 +60,33 @@ def parse_expr(
     tokens = ctx.scan()
     tree = ctx.parse(tokens)
     try:
-        return ctx.convert(tree)
+        expr = ctx.convert(tree)
     except RecursionError:
-        raise SpecError("expression is nested too deeply", ctx.base) from None
+        expr = None
+    # later stages (folding, printing) recurse over the tree: keep it shallow
+    if expr is None or _depth(expr) > MAX_DEPTH:
+        raise SpecError(
+            f"expression is nested too deeply (more than {MAX_DEPTH} levels)",
+            ctx.base,
+            "split it up or simplify it; spec formulas are short",
+        )
+    return expr
+
+
+MAX_DEPTH = 100
+
+
+def _depth(e: Expr) -> int:
+    """Depth of the tree, computed without recursion."""
+    deepest, stack = 0, [(e, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        children = getattr(node, "args", None) or tuple(
+            c for c in (getattr(node, "operand", None), getattr(node, "left", None), getattr(node, "right", None)) if c
+        )
+        stack.extend((c, d + 1) for c in children)
+    return deepest
 
 
 class _Context:

@@ -428,8 +428,26 @@ def _raise(errors: list[SpecError]) -> None:
     """Raise one error as SpecError, several as SpecErrors in source order."""
     if not errors:
         return
-    errors = sorted(errors, key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0))
+    errors = _collapse_repeats(sorted(errors, key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0)))
     raise errors[0] if len(errors) == 1 else SpecErrors(errors)
+
+
+def _collapse_repeats(errors: list[SpecError]) -> list[SpecError]:
+    """Show one of many identical complaints (twenty aliases are one mistake), with a count."""
+    counts: dict[str, int] = {}
+    for e in errors:
+        counts[e.message] = counts.get(e.message, 0) + 1
+    out, shown = [], set()
+    for e in errors:
+        if e.message in shown:
+            continue
+        shown.add(e.message)
+        if counts[e.message] > 1:
+            more = counts[e.message] - 1
+            note = f"{more} more like it below"
+            e = SpecError(e.message, e.span, f"{e.hint}; {note}" if e.hint else note)
+        out.append(e)
+    return out
 
 
 # ---------------------------------------------------------------------------- loading
@@ -443,6 +461,7 @@ def load_yaml(text: str | bytes, file: str) -> Document:
         text = _decode(text, file)
     if text.startswith("\ufeff"):
         text = text[1:]
+    _check_size(text, file)
     doc = Document(data={}, source=text, file=file)
     marks = _Marks(file)
     builder = _Builder(text, marks, doc)
@@ -458,6 +477,38 @@ def load_yaml(text: str | bytes, file: str) -> Document:
         )
     doc.data = root
     return doc
+
+
+MAX_SPEC_CHARS = 1_000_000
+MAX_FLOW_DEPTH = 64
+
+
+def _check_size(text: str, file: str) -> None:
+    """Refuse huge files and deep flow nesting up front: ruamel's parser is quadratic in depth."""
+    if len(text) > MAX_SPEC_CHARS:
+        raise SpecError(f"the spec is {len(text):,} characters long; the limit is {MAX_SPEC_CHARS:,}",
+                        Span(file, 1, 1), "a spec is a short file; keep data in data files")
+    depth, quote, line, col = 0, None, 1, 0
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            if quote is None:
+                continue
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            quote = "\n"  # a comment runs to the end of the line
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                raise SpecError(f"brackets nested more than {MAX_FLOW_DEPTH} deep", Span(file, line, col, line, col + 1),
+                                "a spec needs a few levels at most")
+        elif ch in "]}":
+            depth = max(0, depth - 1)
 
 
 def _single_document(events: Iterator[Any], builder: _Builder, marks: _Marks) -> tuple[Any, Any]:

@@ -49,7 +49,7 @@ def check_compatibility(spec: Spec, source: SourceMap) -> None:
         errors.append(SpecError(
             f"sample.batch_size ({spec.sample.batch_size}) is larger than sample.n ({spec.sample.n})",
             source.span_of(("sample", "batch_size")),
-            "batch_size at most n",
+            f"set sample.batch_size to at most {spec.sample.n}, or raise sample.n",
         ))
     if errors:
         raise SpecErrors(errors)

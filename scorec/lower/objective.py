@@ -44,13 +44,24 @@ def lower_objective(objective, process: ProcessIR, source: SourceMap) -> Objecti
 
 
 def _check_process_funcs(weight: E.Expr, defined: set[str], kind: str, span) -> None:
-    for name in sorted(E.calls(weight) & set(E.PROCESS_FUNCS)):
-        if name not in defined:
+    for call in _calls(weight):
+        if call.func in E.PROCESS_FUNCS and call.func not in defined:
             raise SpecError(
-                f"{name}(t) is not defined for process '{kind}'",
-                span,
+                f"{call.func}(t) is not defined for process '{kind}'",
+                call.span or span,
                 f"process '{kind}' defines: {', '.join(sorted(defined))}",
             )
+
+
+def _calls(e: E.Expr) -> list[E.Call]:
+    """Every Call node of `e`, left to right."""
+    if isinstance(e, E.Call):
+        return [e] + [c for a in e.args for c in _calls(a)]
+    if isinstance(e, E.Neg):
+        return _calls(e.operand)
+    if isinstance(e, E.BinOp):
+        return _calls(e.left) + _calls(e.right)
+    return []
 
 
 def _check_positive(weight: E.Expr, process: ProcessIR, span) -> None:
@@ -61,11 +72,15 @@ def _check_positive(weight: E.Expr, process: ProcessIR, span) -> None:
         tk = lo + (1.0 - lo) * k / 8
         try:
             value = E.evaluate(body, {"t": tk})
-        except (ValueError, ZeroDivisionError, OverflowError):
-            value = math.nan
-        if not math.isfinite(value) or value < 0:
+            problem = "negative" if value < 0 else None if math.isfinite(value) else "not finite"
+        except ZeroDivisionError:
+            value, problem = math.nan, "a division by zero"
+        except (ValueError, OverflowError):
+            value, problem = math.nan, "undefined (outside a function's domain, or overflowing)"
+        if problem:
+            shown = f" (value {value:.4g})" if math.isfinite(value) else ""
             raise SpecError(
-                f"weighting is {'negative' if value < 0 else 'not finite'} at t = {tk:.4g} (value {value:.4g})",
+                f"weighting is {problem} at t = {tk:.4g}{shown}",
                 span,
                 "lambda(t) must be a finite, non-negative weight on [t_eps, 1]",
             )

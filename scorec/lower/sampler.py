@@ -16,7 +16,7 @@ def lower_sampler(s, process: ProcessIR, source: SourceMap) -> SamplerIR:
     if process.continuous:
         grid = f"t uniform from 1 to t_eps = {process.t_eps:g} in {s.steps} steps"
     else:
-        grid = f"i = round(linspace({process.timesteps}, 1, {s.steps})), then i = 0"
+        grid = f"i = 1 + floor(k {process.timesteps} / {s.steps}) for k = {s.steps - 1}..0, then i = 0"
     if isinstance(s, EMSampler):
         return SamplerIR(**common, nfe=s.steps + final, grid=grid)
     if isinstance(s, PCSampler):

@@ -1,0 +1,68 @@
+"""Helpers to compile specs and import the emitted programs in-process.
+
+The emitted train.py and sample.py do `from common import *`; to import several compiled
+directories in one test session, each common.py is loaded under a unique module name and
+registered as `common` only while its siblings are imported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from scorec.emit import emit, write_files
+from scorec.frontend.yaml_loader import apply_override, load_yaml
+from scorec.lower import lower
+from scorec.validate import validate
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "spec_examples"
+_counter = itertools.count()
+
+
+def compile_text(text: str, overrides=(), file: str = "spec.yaml"):
+    """YAML text (+ overrides) -> IR, through the real pipeline stages."""
+    doc = load_yaml(text, file)
+    for index, override in enumerate(overrides, start=1):
+        doc = apply_override(doc, override, index)
+    return lower(validate(doc), doc)
+
+
+def compile_file(path, overrides=()):
+    return compile_text(Path(path).read_text(), overrides, file=str(path))
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # torch.compile looks functions' modules up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def import_programs(code_dir) -> SimpleNamespace:
+    """Import common.py, sample.py and (if present) train.py of one compiled directory."""
+    code_dir = Path(code_dir)
+    tag = next(_counter)
+    common = _load(f"scorec_emitted_common_{tag}", code_dir / "common.py")
+    saved = sys.modules.get("common")
+    sys.modules["common"] = common
+    try:
+        sample = _load(f"scorec_emitted_sample_{tag}", code_dir / "sample.py")
+        train = _load(f"scorec_emitted_train_{tag}", code_dir / "train.py") if (code_dir / "train.py").exists() else None
+    finally:
+        if saved is None:
+            sys.modules.pop("common", None)
+        else:
+            sys.modules["common"] = saved
+    return SimpleNamespace(common=common, sample=sample, train=train, dir=code_dir)
+
+
+def build(ir, out_dir) -> SimpleNamespace:
+    """Emit the IR into out_dir/code and import the programs."""
+    code_dir = Path(out_dir) / "code"
+    write_files(emit(ir), code_dir)
+    return import_programs(code_dir)
