@@ -81,6 +81,8 @@ def _run_program(script: Path, run_dir: Path, device: str, label: str, total: in
                 progress.update(task, completed=event.get("step", 0), info="compiling" if event.get("compile") else "")
             elif event.get("event") == "train":
                 progress.update(task, completed=event["step"], info=f"loss {event['loss']:.4g}")
+            elif event.get("event") == "sample_progress":
+                progress.update(task, completed=round(event["fraction"] * total))
             elif event.get("event") == "sample":
                 progress.update(task, completed=event["done"], info=f"nfe {event['nfe']}")
         code = proc.wait()

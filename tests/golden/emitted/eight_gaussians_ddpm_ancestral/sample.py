@@ -29,6 +29,13 @@ DENOISE = True  # finish with Tweedie's denoiser x0(x, t_end)
 N_REFERENCE = 4000  # fresh data samples written for evaluation
 
 
+# The sampler is a pure function sample_<name>(model, x, grid, generator, callback=None):
+#   model      ScoreModel: score, eps and x0 of (x, t), whatever the parameterization
+#   x          a batch drawn from the prior
+#   grid       times (or chain indices) from time_grid(), from the noise end to the data end
+#   generator  torch.Generator of the sampler's noise, for reproducible samples
+#   callback   called as callback(step) after each step (progress), or None
+
 def time_grid(device):
     """Chain indices i_1 > ... > i_S with i = 1 + floor(k N_STEPS / S), k = S-1, ..., 0, then 0, the data.
 
@@ -40,14 +47,14 @@ def time_grid(device):
     return torch.cat([steps, torch.zeros(1, dtype=torch.long)]).to(device)
 
 
-def sample_ancestral(model, x, grid, generator):
+def sample_ancestral(model, x, grid, generator, callback=None):
     """DDPM ancestral sampling over the (respaced) chain, i -> j < i:
 
         x0 = (x - sqrt(1 - abar_i) eps(x, i)) / sqrt(abar_i),   beta = 1 - abar_i / abar_j
         x <- sqrt(abar_j) beta / (1 - abar_i) x0 + sqrt(1 - beta) (1 - abar_j) / (1 - abar_i) x
              + sqrt(beta (1 - abar_j) / (1 - abar_i)) z          (no noise at j = 0)
     """
-    for i_cur, i_next in zip(grid[:-1], grid[1:]):
+    for step, (i_cur, i_next) in enumerate(zip(grid[:-1], grid[1:]), start=1):
         i = i_cur.expand(x.shape[0])
         abar_i, abar_j = alpha_bar(i_cur), alpha_bar(i_next)
         x0 = model.x0(x, i)
@@ -56,6 +63,8 @@ def sample_ancestral(model, x, grid, generator):
         var = beta * (1 - abar_j) / (1 - abar_i)
         z = torch.randn(x.shape, generator=generator, device=x.device)
         x = mean + var.sqrt() * z
+        if callback is not None:
+            callback(step)
     return x
 
 
@@ -97,7 +106,12 @@ def main(argv=None):
         size = min(args.batch_size, args.n - done)
         x = prior_sample((size, *DATA_SHAPE), generator, device)
         model.nfe = 0
-        x = sample_ancestral(model, x, grid, generator)
+
+        def progress(step, done=done, size=size):
+            if step % max(1, SAMPLE_STEPS // 50) == 0:  # about 50 events per batch
+                log(event="sample_progress", fraction=(done + size * step / SAMPLE_STEPS) / args.n)
+
+        x = sample_ancestral(model, x, grid, generator, callback=progress)
         batches.append(x.float().cpu().numpy())
         done += size
         log(event="sample", done=done, total=args.n, nfe=model.nfe)

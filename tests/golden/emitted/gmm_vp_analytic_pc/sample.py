@@ -29,6 +29,13 @@ DENOISE = True  # finish with Tweedie's denoiser x0(x, t_end)
 N_REFERENCE = 5000  # fresh data samples written for evaluation
 
 
+# The sampler is a pure function sample_<name>(model, x, grid, generator, callback=None):
+#   model      ScoreModel: score, eps and x0 of (x, t), whatever the parameterization
+#   x          a batch drawn from the prior
+#   grid       times (or chain indices) from time_grid(), from the noise end to the data end
+#   generator  torch.Generator of the sampler's noise, for reproducible samples
+#   callback   called as callback(step) after each step (progress), or None
+
 def time_grid(device):
     """t_0 = 1 > t_1 > ... > t_{SAMPLE_STEPS} = T_EPS, uniform in t."""
     return torch.linspace(1.0, T_EPS, SAMPLE_STEPS + 1, device=device)
@@ -65,12 +72,14 @@ def predictor(model, x, t_cur, t_next, generator):
     return x - (a - 1) * x + b * model.score(x, t_cur) + b.sqrt() * z
 
 
-def sample_pc(model, x, ts, generator):
+def sample_pc(model, x, ts, generator, callback=None):
     """Predictor-corrector: at each t, Langevin-correct towards p_t, then predict x at the next time."""
-    for t_cur, t_next in zip(ts[:-1], ts[1:]):
+    for step, (t_cur, t_next) in enumerate(zip(ts[:-1], ts[1:]), start=1):
         t = t_cur.expand(x.shape[0])
         x = langevin_corrector(model, x, t, generator)
         x = predictor(model, x, t, t_next.expand(x.shape[0]), generator)
+        if callback is not None:
+            callback(step)
     return x
 
 
@@ -112,7 +121,12 @@ def main(argv=None):
         size = min(args.batch_size, args.n - done)
         x = prior_sample((size, *DATA_SHAPE), generator, device)
         model.nfe = 0
-        x = sample_pc(model, x, grid, generator)
+
+        def progress(step, done=done, size=size):
+            if step % max(1, SAMPLE_STEPS // 50) == 0:  # about 50 events per batch
+                log(event="sample_progress", fraction=(done + size * step / SAMPLE_STEPS) / args.n)
+
+        x = sample_pc(model, x, grid, generator, callback=progress)
         if DENOISE:
             x = model.x0(x, grid[-1].expand(size))
         batches.append(x.float().cpu().numpy())
