@@ -178,16 +178,37 @@ def view_model(ir: ProgramIR) -> dict:
     }
 
 
+def tidy_python(code: str) -> str:
+    """Normalise blank lines of rendered Python to PEP 8, whatever the template whitespace.
+
+    Two blank lines before a top-level def, class, decorator or attached comment, and
+    before top-level code that follows an indented block; never more than two in a row.
+    """
+    out: list[str] = []
+    last = ""  # the last non-blank line
+    for line in (raw.rstrip() for raw in code.split("\n")):
+        top = bool(line) and not line[0].isspace() and line[0] not in ")]}"
+        starts_block = line.startswith(("def ", "class ", "@"))
+        attached = bool(out) and out[-1] != "" and out[-1].startswith(("@", "#"))
+        after_block = last[:1].isspace()
+        if top and not attached and (starts_block or after_block) and last and not last.startswith('"""'):
+            while out and out[-1] == "":
+                out.pop()
+            out += ["", ""]
+        elif line == "" and out[-2:] == ["", ""]:
+            continue
+        out.append(line)
+        if line:
+            last = line
+    return "\n".join(out).strip("\n") + "\n"
+
+
 def emit(ir: ProgramIR) -> dict[str, str]:
     """Render every emitted file; returns {file name: text}."""
     env = environment()
     view = view_model(ir)
-    files = {
-        "common.py": env.get_template("common.py.j2").render(**view),
-        "sample.py": env.get_template("sample.py.j2").render(**view),
-    }
-    if ir.trains:
-        files["train.py"] = env.get_template("train.py.j2").render(**view)
+    programs = ["common.py", "sample.py"] + (["train.py"] if ir.trains else [])
+    files = {name: tidy_python(env.get_template(name + ".j2").render(**view)) for name in programs}
     lock = {
         "scorec_version": __version__,
         "spec_hash": view["spec_hash"],

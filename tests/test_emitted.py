@@ -90,6 +90,20 @@ def test_every_example_trains_and_samples(name, tmp_path):
     assert int(data["nfe"]) == small.sample.nfe  # the lowering's NFE count is what the sampler did
 
 
+@pytest.mark.parametrize("name", ALL_EXAMPLES)
+def test_emitted_code_is_pep8_clean(name, tmp_path):
+    """Emitted code is for people too: pycodestyle finds nothing (lines up to 120)."""
+    pycodestyle = pytest.importorskip("pycodestyle")
+    files = emit(compile_file(EXAMPLES / f"{name}.yaml"))
+    paths = []
+    for file, text in files.items():
+        if file.endswith(".py"):
+            (tmp_path / file).write_text(text)
+            paths.append(str(tmp_path / file))
+    report = pycodestyle.StyleGuide(max_line_length=120, quiet=True).check_files(paths)
+    assert report.total_errors == 0, report.get_statistics()
+
+
 def test_torch_compile_path_runs(tmp_path):
     """train.compile: true (the default) compiles the loss and trains a few steps."""
     ir = compile_file(EXAMPLES / "swissroll_vp_pc.yaml", ["train.steps=3", "train.log_every=1"])

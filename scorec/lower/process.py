@@ -132,7 +132,7 @@ def _lower_discrete(p: DiscreteProcess) -> ProcessIR:
     alpha_bar = E.div(E.pow_(E.call("cos", angle), E.num(2.0)), E.num(f0))
     return ProcessIR(
         kind="discrete",
-        equation="x_i = sqrt(1 - beta_i) x_{i-1} + sqrt(beta_i) z,  alpha_bar_i = cos^2((i/N + s)/(1+s) pi/2) / f(0)",
+        equation="x_i = sqrt(1 - beta_i) x_{i-1} + sqrt(beta_i) z,  alpha_bar_i = f(i) / f(0) (cosine)",
         continuous=False,
         timesteps=p.timesteps,
         schedule="cosine",

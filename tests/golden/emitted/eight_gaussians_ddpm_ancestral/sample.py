@@ -6,6 +6,7 @@ Time grid: i = 1 + floor(k 1000 / 1000) for k = 999..0, then i = 0. NFE per samp
 
     python sample.py --out RUN_DIR [--device auto|cpu|cuda] [--n N] [--batch-size B] [--seed S]
 
+
 Reads RUN_DIR/checkpoints/last.pt (EMA weights);
 writes RUN_DIR/samples.npz (samples, nfe) and RUN_DIR/reference.npz (fresh data samples).
 """
@@ -35,6 +36,7 @@ N_REFERENCE = 4000  # fresh data samples written for evaluation
 #   grid       times (or chain indices) from time_grid(), from the noise end to the data end
 #   generator  torch.Generator of the sampler's noise, for reproducible samples
 #   callback   called as callback(step) after each step (progress), or None
+
 
 def time_grid(device):
     """Chain indices i_1 > ... > i_S with i = 1 + floor(k N_STEPS / S), k = S-1, ..., 0, then 0, the data.

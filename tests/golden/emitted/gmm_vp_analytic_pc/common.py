@@ -100,6 +100,7 @@ def time_input(t):
 
 # --------------------------------------------------------------------------------- network
 
+
 class AnalyticGMM(nn.Module):
     """The exact score of the data pushed through the forward process, in place of a network.
 

@@ -6,6 +6,7 @@ Time grid: t uniform from 1 to t_eps = 0.001 in 500 steps. NFE per sample: 1001.
 
     python sample.py --out RUN_DIR [--device auto|cpu|cuda] [--n N] [--batch-size B] [--seed S]
 
+
 Reads RUN_DIR/checkpoints/last.pt (EMA weights);
 writes RUN_DIR/samples.npz (samples, nfe) and RUN_DIR/reference.npz (fresh data samples).
 """
@@ -36,9 +37,11 @@ N_REFERENCE = 4000  # fresh data samples written for evaluation
 #   generator  torch.Generator of the sampler's noise, for reproducible samples
 #   callback   called as callback(step) after each step (progress), or None
 
+
 def time_grid(device):
     """t_0 = 1 > t_1 > ... > t_{SAMPLE_STEPS} = T_EPS, uniform in t."""
     return torch.linspace(1.0, T_EPS, SAMPLE_STEPS + 1, device=device)
+
 
 SNR = 0.16  # corrector signal-to-noise ratio
 CORRECTOR_STEPS = 1  # Langevin steps per predictor step

@@ -7,6 +7,7 @@ Optimizer: AdamW, lr 0.002 with 100 warm-up steps, 3000 steps of 512, EMA 0.995.
 
     python train.py --out RUN_DIR [--device auto|cpu|cuda] [--steps N] [--no-compile]
 
+
 Writes RUN_DIR/checkpoints/last.pt (atomically, every 1000 steps and at the end)
 and RUN_DIR/events.jsonl. Re-running resumes from last.pt when its spec hash matches.
 """

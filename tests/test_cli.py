@@ -1,0 +1,302 @@
+"""The `scorec` command line (DESIGN.md §4): commands, exit codes, what each one writes.
+
+Most commands run in-process through typer's CliRunner; where a real process matters
+(the compiler path must not import torch; a failing run must end with a clean message
+rather than a traceback from scorec) they run as `python -m scorec.cli` subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from emitted import EXAMPLES, REPO, compile_file
+from scorec.cli import app
+from scorec.ir import spec_hash
+
+ALL_EXAMPLES = sorted(EXAMPLES.glob("*.yaml"))
+GMM = EXAMPLES / "gmm_vp_analytic_pc.yaml"
+SWISSROLL = EXAMPLES / "swissroll_vp_pc.yaml"
+QUICK_SAMPLE = ["--set", "sample.steps=50", "--set", "sample.n=500", "--set", "sample.batch_size=500"]
+QUICK_TRAIN = ["--set", "train.steps=20", "--set", "train.compile=false", "--set", "train.log_every=5",
+               "--set", "sample.steps=5", "--set", "sample.n=100", "--set", "sample.batch_size=100"]
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    # an exception other than the SystemExit of typer.Exit is a crash, whatever the exit code says
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"scorec {' '.join(map(str, args))} crashed") from result.exception
+    return result
+
+
+def scorec_process(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scorec.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def header_hash(text: str) -> str:
+    match = re.search(r"^# spec hash: ([0-9a-f]{64})$", text, re.MULTILINE)
+    assert match, "emitted file lacks its '# spec hash:' header line"
+    return match.group(1)
+
+
+def read_events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------------------------ check, compile, ir, schema
+
+
+@pytest.mark.parametrize("spec", ALL_EXAMPLES, ids=lambda p: p.stem)
+def test_check_accepts_every_example(spec):
+    result = invoke("check", spec)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"{spec}: ok")
+    ir = compile_file(spec)
+    assert f"{ir.sample.nfe} NFE per sample" in result.stdout
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("spec", ALL_EXAMPLES, ids=lambda p: p.stem)
+def test_compile_writes_exactly_the_programs_and_ir_hash_matches(spec, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("compile", spec, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    ir = compile_file(spec)
+    expected = {"common.py", "sample.py", "spec.lock.json"} | ({"train.py"} if ir.trains else set())
+    assert {p.name for p in out.iterdir()} == expected  # no temporary files left behind
+    assert sorted(Path(line).name for line in result.stdout.split()) == sorted(expected)
+
+    dumped = invoke("ir", spec)
+    assert dumped.exit_code == 0, dumped.stderr
+    ir_dump = json.loads(dumped.stdout)
+    assert ir_dump["spec_hash"] == spec_hash(ir)
+    assert ir_dump["sample"]["nfe"] == ir.sample.nfe
+    for name in expected - {"spec.lock.json"}:
+        assert header_hash((out / name).read_text()) == ir_dump["spec_hash"], name
+    lock = json.loads((out / "spec.lock.json").read_text())
+    assert lock["spec_hash"] == ir_dump["spec_hash"]
+
+
+def test_ir_follows_overrides():
+    base = json.loads(invoke("ir", GMM).stdout)
+    changed = json.loads(invoke("ir", GMM, *QUICK_SAMPLE).stdout)
+    assert changed["sample"]["steps"] == 50 and changed["sample"]["n"] == 500
+    assert changed["sample"]["nfe"] == 50 * (1 + 1) + 1  # pc, one Langevin corrector step, denoise
+    assert changed["spec_hash"] != base["spec_hash"]
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _consts(node):
+    if isinstance(node, dict):
+        if "const" in node:
+            yield node["const"]
+        for value in node.get("enum", []):
+            yield value
+        for value in node.values():
+            yield from _consts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _consts(value)
+
+
+def test_schema_is_json_schema_naming_the_samplers():
+    result = invoke("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["type"] == "object"
+    assert {"scorec", "name", "data", "process", "sample"} <= set(schema["properties"])
+    assert "scorec" in schema["required"]
+    assert schema.get("additionalProperties") is False  # unknown keys are errors
+    for ref in _refs(schema):  # every reference resolves inside the document
+        assert ref.startswith("#/$defs/") and ref.split("/")[-1] in schema["$defs"], ref
+    tags = set(_consts(schema))
+    assert {"em", "pc", "ode", "ancestral", "ddim"} <= tags
+    assert {"vp", "subvp", "ve", "discrete"} <= tags
+
+
+def test_compiler_path_never_imports_torch(tmp_path):
+    code = f"""
+import sys
+from scorec.cli import app
+for args in (["check", {str(GMM)!r}], ["check", {str(SWISSROLL)!r}],
+             ["compile", {str(SWISSROLL)!r}, "-o", {str(tmp_path / "out")!r}],
+             ["ir", {str(SWISSROLL)!r}, "--set", "sample.steps=7"], ["schema"]):
+    app(args, standalone_mode=False)
+bad = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
+assert not bad, bad
+print("clean")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("clean")
+    assert (tmp_path / "out" / "train.py").exists()
+
+
+# ------------------------------------------------------------------------------ spec errors: exit 2, nothing written
+
+BAD_SPECS = {
+    "unknown-key": (
+        "scorec: 1\nname: bad\ndata: {source: swiss_roll}\nprocess: {kind: vp, beta_maxx: 20.0}\n",
+        (4, "beta_maxx"),
+    ),
+    "ddim-with-vp": (
+        "scorec: 1\nname: bad\ndata: {source: swiss_roll}\nprocess: {kind: vp}\nsample: {sampler: ddim}\n",
+        (5, "ddim"),
+    ),
+    "yaml-syntax": ("scorec: 1\nname: bad\ndata: {source: swiss_roll\nprocess: {kind: vp}\n", (None, "")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SPECS))
+@pytest.mark.parametrize("command", ["check", "compile", "run", "ir"])
+def test_spec_errors_exit_2_and_write_nothing(case, command, tmp_path):
+    text, (line, word) = BAD_SPECS[case]
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text)
+    out = tmp_path / "out"
+    args = {"check": [], "ir": [], "compile": ["-o", out], "run": ["--out", out, "--device", "cpu"]}[command]
+    result = invoke(command, spec, *args)
+    assert result.exit_code == 2
+    assert not out.exists()
+    assert result.stdout == ""
+    assert re.search(rf"^{re.escape(str(spec))}:\d+:\d+: error: ", result.stderr, re.MULTILINE), result.stderr
+    if line is not None:
+        assert f"{spec}:{line}:" in result.stderr
+    assert word in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_override_exits_2_before_writing(tmp_path):
+    out = tmp_path / "run"
+    result = invoke("run", GMM, "--out", out, "--set", "sample.stepz=5")
+    assert result.exit_code == 2
+    assert "--set #1" in result.stderr
+    assert "steps" in result.stderr  # did-you-mean hint
+    assert not out.exists()
+
+
+def test_spec_error_in_a_real_process(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(BAD_SPECS["ddim-with-vp"][0])
+    proc = scorec_process("compile", spec, "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------ run
+
+
+def test_run_analytic_end_to_end(tmp_path):
+    run_dir = tmp_path / "run"
+    result = invoke("run", GMM, *QUICK_SAMPLE, "--out", run_dir, "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("nfe", "mmd", "mmd_pvalue", "swd", "mode_tv", "finite_fraction"):
+        assert isinstance(metrics[key], (int, float)) and not isinstance(metrics[key], bool), key
+        assert math.isfinite(metrics[key]), key
+    assert json.loads(result.stdout) == metrics  # the command prints what it wrote
+    ir_nfe = json.loads(invoke("ir", GMM, *QUICK_SAMPLE).stdout)["sample"]["nfe"]
+    assert metrics["nfe"] == ir_nfe == 101
+    assert metrics["finite_fraction"] == 1.0
+    assert 0.0 <= metrics["mmd_pvalue"] <= 1.0 and 0.0 <= metrics["mode_tv"] <= 1.0
+    assert metrics["mode_tv"] < 0.2 and metrics["swd"] < 0.5  # exact score, 50 PC steps: close to the data
+    samples = np.load(run_dir / "samples.npz")
+    assert samples["samples"].shape == (500, 2)
+    assert int(samples["nfe"]) == ir_nfe
+    assert (run_dir / "samples.png").stat().st_size > 0
+    lock = json.loads((run_dir / "spec.lock.json").read_text())
+    assert lock["ir"]["sample"]["steps"] == 50
+    assert not (run_dir / "checkpoints").exists() and not (run_dir / "events.jsonl").exists()  # nothing trained
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A swiss-roll run trained for 20 steps; returns (run dir, its events after the first run)."""
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    result = invoke("run", SWISSROLL, *QUICK_TRAIN, "--out", run_dir, "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    return run_dir, read_events(run_dir / "events.jsonl")
+
+
+def _train_events(events):
+    return [e for e in events if e.get("event") == "train"]
+
+
+def test_run_trains_and_logs(trained_run):
+    run_dir, events = trained_run
+    assert events[0]["event"] == "train_start" and events[0]["step"] == 0
+    train = _train_events(events)
+    assert [e["step"] for e in train] == [5, 10, 15, 20]
+    for e in train:
+        for key in ("step", "loss", "lr", "time"):
+            assert isinstance(e[key], (int, float)) and math.isfinite(e[key]), key
+    assert (run_dir / "loss.png").stat().st_size > 0
+    assert (run_dir / "checkpoints" / "last.pt").exists()
+    assert np.load(run_dir / "samples.npz")["samples"].shape == (100, 2)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["nfe"] == 5 * 2 + 1
+
+
+def test_run_again_resumes_and_fresh_retrains(trained_run, tmp_path):
+    source, first = trained_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+
+    result = invoke("run", SWISSROLL, *QUICK_TRAIN, "--out", run_dir, "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    events = read_events(run_dir / "events.jsonl")
+    assert events[: len(first)] == first  # appended, not rewritten
+    new = events[len(first):]
+    assert new[0]["event"] == "train_start" and new[0]["step"] == 20
+    assert _train_events(new) == []  # nothing left to train
+
+    result = invoke("run", SWISSROLL, *QUICK_TRAIN, "--out", run_dir, "--device", "cpu", "--fresh")
+    assert result.exit_code == 0, result.stderr
+    events = read_events(run_dir / "events.jsonl")
+    assert events[0]["event"] == "train_start" and events[0]["step"] == 0
+    assert [e["step"] for e in _train_events(events)] == [5, 10, 15, 20]
+    # same seed, same program: retraining from scratch reproduces the losses
+    assert [e["loss"] for e in _train_events(events)] == pytest.approx([e["loss"] for e in _train_events(first)],
+                                                                        rel=1e-5)
+
+
+def test_corrupt_checkpoint_is_a_runtime_error(trained_run, tmp_path):
+    source, _ = trained_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    (run_dir / "checkpoints" / "last.pt").write_bytes(b"this is not a checkpoint \x00\x01\x02" * 10)
+    spec_args = [a for a in QUICK_TRAIN]
+    proc = scorec_process("run", SWISSROLL, *spec_args, "--out", run_dir, "--device", "cpu")
+    assert proc.returncode == 1, proc.stderr
+    assert "train.py" in proc.stderr
+    assert str(run_dir / "logs") in proc.stderr
+    # the emitted program's traceback is quoted from logs/, but scorec itself does not crash
+    scorec_frames = [line for line in proc.stderr.splitlines()
+                     if line.strip().startswith("File ") and f"{os.sep}scorec{os.sep}" in line]
+    assert scorec_frames == []
+    assert proc.stderr.rstrip().splitlines()[-1]  # ends with a readable line (the error's tail)
+    assert (run_dir / "logs" / "train.stderr").read_text().strip()
