@@ -8,6 +8,7 @@ Output is a dict {file name: text}; the same IR always gives the same bytes.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import tempfile
@@ -203,12 +204,54 @@ def tidy_python(code: str) -> str:
     return "\n".join(out).strip("\n") + "\n"
 
 
+STAR_IMPORT = "from common import *"
+
+
+def explicit_imports(program: str, common: str) -> str:
+    """Replace the template's `from common import *` by the names the program uses.
+
+    Templates need not track which of common.py's definitions each spec uses; the
+    emitted program still says exactly where each name comes from (and linters can check it).
+    """
+    provided = _top_level_names(common)
+    tree = ast.parse(program)
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    names = sorted((used & provided) - _top_level_names(program), key=str.lower)
+    lines, line = [], "   "
+    for name in names:
+        if len(line) + len(name) + 2 > 100:
+            lines.append(line.rstrip())
+            line = "   "
+        line += f" {name},"
+    lines.append(line)
+    statement = "from common import (  # noqa: E402  (data, process, network, parameterization)\n" + "\n".join(lines) + "\n)"
+    out = [statement if raw.startswith(STAR_IMPORT) else raw for raw in program.split("\n")]
+    return "\n".join(out)
+
+
+def _top_level_names(code: str) -> set[str]:
+    """Names a module defines or imports at its top level."""
+    names: set[str] = set()
+    for node in ast.parse(code).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+    return names
+
+
 def emit(ir: ProgramIR) -> dict[str, str]:
     """Render every emitted file; returns {file name: text}."""
     env = environment()
     view = view_model(ir)
     programs = ["common.py", "sample.py"] + (["train.py"] if ir.trains else [])
     files = {name: tidy_python(env.get_template(name + ".j2").render(**view)) for name in programs}
+    for name in programs[1:]:
+        files[name] = explicit_imports(files[name], files["common.py"])
     lock = {
         "scorec_version": __version__,
         "spec_hash": view["spec_hash"],

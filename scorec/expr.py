@@ -264,16 +264,13 @@ def _torch_call(func: str, args: list[str], arg_nodes: tuple[Expr, ...]) -> str:
         return f"{func}({', '.join(args)})"
     if func == "min" or func == "max":
         a, b = arg_nodes
-        if isinstance(a, Num):
-            a_s, b_s = args[1], args[0]
-            const = a
+        if isinstance(a, Num):  # min(c, x) = clamp(x, max=c)
+            tensor, bound = args[1], args[0]
         elif isinstance(b, Num):
-            a_s, b_s = args[0], args[1]
-            const = b
+            tensor, bound = args[0], args[1]
         else:
             return f"torch.{'minimum' if func == 'min' else 'maximum'}({args[0]}, {args[1]})"
-        bound = "max" if func == "min" else "min"
-        return f"torch.clamp({a_s}, {bound}={b_s})"
+        return f"torch.clamp({tensor}, {'max' if func == 'min' else 'min'}={bound})"
     if func == "abs":
         return f"torch.abs({args[0]})"
     return f"torch.{func}({args[0]})"

@@ -71,24 +71,34 @@ def _run_program(script: Path, run_dir: Path, device: str, label: str, total: in
     with open(stderr_path, "w") as stderr, Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(label, total=total, info="")
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            event = _parse_event(line)
-            if event is None:
-                progress.console.print(line.rstrip())
-                continue
-            if event.get("event") == "train_start":
-                progress.update(task, completed=event.get("step", 0), info="compiling" if event.get("compile") else "")
-            elif event.get("event") == "train":
-                progress.update(task, completed=event["step"], info=f"loss {event['loss']:.4g}")
-            elif event.get("event") == "sample_progress":
-                progress.update(task, completed=round(event["fraction"] * total))
-            elif event.get("event") == "sample":
-                progress.update(task, completed=event["done"], info=f"nfe {event['nfe']}")
+        try:
+            _follow(proc, progress, task, total)
+        except BaseException:  # Ctrl-C included: never leave the program running behind us
+            proc.kill()
+            proc.wait()
+            raise
         code = proc.wait()
     if code != 0:
         tail = stderr_path.read_text(errors="replace").strip().splitlines()[-25:]
         raise RunFailed(f"{script.name} exited with status {code}; last lines of {stderr_path}:\n" + "\n".join(tail))
+
+
+def _follow(proc: subprocess.Popen, progress: Progress, task, total: int) -> None:
+    """Turn the program's events into progress; pass its other output through."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = _parse_event(line)
+        if event is None:
+            progress.console.print(line.rstrip())
+            continue
+        if event.get("event") == "train_start":
+            progress.update(task, completed=event.get("step", 0), info="compiling" if event.get("compile") else "")
+        elif event.get("event") == "train":
+            progress.update(task, completed=event["step"], info=f"loss {event['loss']:.4g}")
+        elif event.get("event") == "sample_progress":
+            progress.update(task, completed=round(event["fraction"] * total))
+        elif event.get("event") == "sample":
+            progress.update(task, completed=event["done"], info=f"nfe {event['nfe']}")
 
 
 def _parse_event(line: str) -> dict | None:

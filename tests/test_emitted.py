@@ -104,6 +104,20 @@ def test_emitted_code_is_pep8_clean(name, tmp_path):
     assert report.total_errors == 0, report.get_statistics()
 
 
+@pytest.mark.parametrize("name", ALL_EXAMPLES)
+def test_emitted_code_has_no_pyflakes_warnings(name):
+    """No unused or undefined names: every import from common.py is explicit and used."""
+    api = pytest.importorskip("pyflakes.api")
+    from pyflakes.reporter import Reporter
+    import io
+
+    for file, text in emit(compile_file(EXAMPLES / f"{name}.yaml")).items():
+        if file.endswith(".py"):
+            warnings, errors = io.StringIO(), io.StringIO()
+            count = api.check(text, file, Reporter(warnings, errors))
+            assert count == 0, warnings.getvalue() + errors.getvalue()
+
+
 def test_torch_compile_path_runs(tmp_path):
     """train.compile: true (the default) compiles the loss and trains a few steps."""
     ir = compile_file(EXAMPLES / "swissroll_vp_pc.yaml", ["train.steps=3", "train.log_every=1"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..diagnostics import SpecError, SpecErrors
-from ..spec import CONTINUOUS_PROCESSES, DISCRETE_SAMPLERS, GMMData, Spec
+from ..spec import DISCRETE_SAMPLERS, GMMData, Spec
 from .source import SourceMap
 
 # objective kind -> the process family it needs
@@ -55,4 +55,3 @@ def check_compatibility(spec: Spec, source: SourceMap) -> None:
         raise SpecErrors(errors)
 
 
-assert set(CONTINUOUS_PROCESSES).isdisjoint({"discrete"})

@@ -19,7 +19,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import *  # noqa: E402,F403  (data, process, network, parameterization)
+from common import (  # noqa: E402  (data, process, network, parameterization)
+    alpha_bar, atomic_savez, build_network, DATA_SHAPE, EventLog, N_STEPS, pick_device,
+    prior_sample, sample_data, ScoreModel, SEED,
+)
 
 SPEC_HASH = "6cd573c7671c3450fd4becfd68a8237aab505ace7eabf9ddcddd5064eadb7fb2"
 TRAINED = True  # False: the network is the exact (analytic) score

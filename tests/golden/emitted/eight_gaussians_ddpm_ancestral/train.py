@@ -20,7 +20,10 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import *  # noqa: E402,F403  (data, process, network, parameterization)
+from common import (  # noqa: E402  (data, process, network, parameterization)
+    alpha, atomic_save, bcast, build_network, draw_time, eps_from_output, EventLog, N_DATA,
+    pick_device, sample_data, SEED, sigma,
+)
 
 SPEC_HASH = "6cd573c7671c3450fd4becfd68a8237aab505ace7eabf9ddcddd5064eadb7fb2"
 STEPS = 3000  # optimizer steps

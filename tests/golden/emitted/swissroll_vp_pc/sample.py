@@ -19,7 +19,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import *  # noqa: E402,F403  (data, process, network, parameterization)
+from common import (  # noqa: E402  (data, process, network, parameterization)
+    alpha, atomic_savez, bcast, build_network, DATA_SHAPE, EventLog, pick_device, prior_sample,
+    sample_data, ScoreModel, SEED, sigma, T_EPS,
+)
 
 SPEC_HASH = "ae2645959764117ceb4b4c735df624135bab81f000e595d003aac8cf30b61a6b"
 TRAINED = True  # False: the network is the exact (analytic) score

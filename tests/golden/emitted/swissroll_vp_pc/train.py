@@ -20,7 +20,10 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import *  # noqa: E402,F403  (data, process, network, parameterization)
+from common import (  # noqa: E402  (data, process, network, parameterization)
+    alpha, atomic_save, bcast, build_network, draw_time, EventLog, N_DATA, pick_device, sample_data,
+    score_from_output, SEED, sigma,
+)
 
 SPEC_HASH = "ae2645959764117ceb4b4c735df624135bab81f000e595d003aac8cf30b61a6b"
 STEPS = 3000  # optimizer steps
