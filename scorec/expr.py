@@ -79,12 +79,21 @@ class Call:
 
 Expr = Union[Num, Var, Neg, BinOp, Call]
 
+
+def _real_pow(a: float, b: float) -> float:
+    """a ** b over the reals: Python gives a complex number for (-1) ** 0.5; that is a domain error here."""
+    value = a**b
+    if isinstance(value, complex):
+        raise ValueError(f"{a!r} ** {b!r} is not a real number")
+    return value
+
+
 BINARY_OPS: dict[str, Callable[[float, float], float]] = {
     "+": lambda a, b: a + b,
     "-": lambda a, b: a - b,
     "*": lambda a, b: a * b,
     "/": lambda a, b: a / b,
-    "**": lambda a, b: a**b,
+    "**": _real_pow,
 }
 
 # Binding strength for the printer: higher binds tighter.
@@ -314,8 +323,8 @@ def _print(e: Expr, torch_style: bool) -> tuple[str, int]:
             right = right if rp >= prec else f"({right})"
         else:
             left = left if lp >= prec else f"({left})"
-            # a - (b - c), a / (b * c): the right operand needs strictly tighter binding
-            right = right if rp > prec or (rp == prec and e.op in "+*") else f"({right})"
+            # a - (b - c), a / (b * c), and a + (b + c) too: keep the tree's own evaluation order
+            right = right if rp > prec else f"({right})"
         return f"{left} {e.op} {right}", prec
     if isinstance(e, Call):
         args = [_print(a, torch_style)[0] for a in e.args]

@@ -76,7 +76,7 @@ def test_compile_writes_exactly_the_programs_and_ir_hash_matches(spec, tmp_path)
     ir = compile_file(spec)
     expected = {"common.py", "sample.py", "spec.lock.json"} | ({"train.py"} if ir.trains else set())
     assert {p.name for p in out.iterdir()} == expected  # no temporary files left behind
-    assert sorted(Path(line).name for line in result.stdout.split()) == sorted(expected)
+    assert sorted(Path(line).name for line in result.stdout.splitlines()) == sorted(expected)
 
     dumped = invoke("ir", spec)
     assert dumped.exit_code == 0, dumped.stderr
@@ -165,6 +165,11 @@ BAD_SPECS = {
     "ddim-with-vp": (
         "scorec: 1\nname: bad\ndata: {source: swiss_roll}\nprocess: {kind: vp}\nsample: {sampler: ddim}\n",
         (5, "ddim"),
+    ),
+    "complex-weighting": (  # (-t) ** 0.5 is complex in Python: a domain error, not a crash
+        "scorec: 1\nname: bad\ndata: {source: swiss_roll}\nprocess: {kind: vp}\n"
+        "objective: {kind: dsm, weighting: '(0-t)**0.5'}\n",
+        (5, "weighting"),
     ),
     "yaml-syntax": ("scorec: 1\nname: bad\ndata: {source: swiss_roll\nprocess: {kind: vp}\n", (None, "")),
 }
@@ -289,8 +294,7 @@ def test_corrupt_checkpoint_is_a_runtime_error(trained_run, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(source, run_dir)
     (run_dir / "checkpoints" / "last.pt").write_bytes(b"this is not a checkpoint \x00\x01\x02" * 10)
-    spec_args = [a for a in QUICK_TRAIN]
-    proc = scorec_process("run", SWISSROLL, *spec_args, "--out", run_dir, "--device", "cpu")
+    proc = scorec_process("run", SWISSROLL, *QUICK_TRAIN, "--out", run_dir, "--device", "cpu")
     assert proc.returncode == 1, proc.stderr
     assert "train.py" in proc.stderr
     assert str(run_dir / "logs") in proc.stderr

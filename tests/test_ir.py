@@ -166,7 +166,8 @@ def test_equivalent_gmm_spellings_hash_alike():
 @pytest.mark.parametrize("override", [
     "sample.steps=999", "process.beta_max=19.0", "process.beta_min=0.2", "process.t_eps=1.0e-4", "seed=1",
     "name=other", "train.lr=1.0e-3", "train.steps=10", "train.ema=0.99", "train.compile=false",
-    "sample.n=6000", "sample.batch_size=100", "sample.denoise=false", "sample.corrector.snr=0.2", "sample.corrector.steps=2",
+    "sample.n=6000", "sample.batch_size=100", "sample.denoise=false", "sample.corrector.snr=0.2",
+    "sample.corrector.steps=2",
     "sample.predictor=em", "model.parameterization=score", "model.network.hidden=[64, 64]",
     "objective.weighting=likelihood", "data.n=1000", "data.noise=0.1", "eval.metrics=[mmd]",
     "eval.n_reference=100",

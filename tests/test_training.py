@@ -52,8 +52,8 @@ def test_training_resumes_from_checkpoint_identically(tmp_path):
     programs = build(compile_text(spec), b)
     programs.train.main(["--out", str(b), "--device", "cpu", "--steps", "60"])
     programs.train.main(["--out", str(b), "--device", "cpu"])
-    sa = torch.load(a / "checkpoints" / "last.pt", weights_only=False)
-    sb = torch.load(b / "checkpoints" / "last.pt", weights_only=False)
+    sa = torch.load(a / "checkpoints" / "last.pt", weights_only=True)
+    sb = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
     assert sa["step"] == sb["step"] == 120
     for key in sa["ema"]:
         assert torch.equal(sa["ema"][key], sb["ema"][key]), key

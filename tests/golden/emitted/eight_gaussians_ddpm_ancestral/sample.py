@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
-    alpha_bar, atomic_savez, build_network, DATA_SHAPE, EventLog, N_STEPS, pick_device,
-    prior_sample, sample_data, ScoreModel, SEED,
+    alpha_bar, atomic_savez, build_network, DATA_SHAPE, EventLog, load_checkpoint, N_STEPS,
+    pick_device, prior_sample, sample_data, ScoreModel, SEED,
 )
 
 SPEC_HASH = "6cd573c7671c3450fd4becfd68a8237aab505ace7eabf9ddcddd5064eadb7fb2"
@@ -77,7 +77,9 @@ def load_network(run_dir, device):
     net = build_network().to(device)
     if TRAINED:
         path = os.path.join(run_dir, "checkpoints", "last.pt")
-        state = torch.load(path, map_location=device, weights_only=False)
+        if not os.path.exists(path):
+            sys.exit(f"no checkpoint at {path}: run train.py --out {run_dir} first")
+        state = load_checkpoint(path, device)
         if state.get("spec_hash") != SPEC_HASH:
             sys.exit(f"{path} was trained from another spec (hash {state.get('spec_hash')}); retrain first")
         net.load_state_dict(state["ema"])

@@ -21,8 +21,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
-    alpha, atomic_save, bcast, build_network, draw_time, eps_from_output, EventLog, N_DATA,
-    pick_device, sample_data, SEED, sigma,
+    alpha, atomic_save, bcast, build_network, draw_time, eps_from_output, EventLog, load_checkpoint,
+    N_DATA, pick_device, sample_data, SEED, sigma,
 )
 
 SPEC_HASH = "6cd573c7671c3450fd4becfd68a8237aab505ace7eabf9ddcddd5064eadb7fb2"
@@ -86,7 +86,7 @@ def main(argv=None):
 
     start = 0
     if not args.fresh and os.path.exists(checkpoint_path):
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        state = load_checkpoint(checkpoint_path, device)
         if state.get("spec_hash") == SPEC_HASH:
             net.load_state_dict(state["net"])
             ema.load_state_dict(state["ema"])

@@ -7,6 +7,7 @@ Forward process (vp): dx = -1/2 beta(t) x dt + sqrt(beta(t)) dw,  beta(t) = 0.1 
 
 import json
 import os
+import sys
 import tempfile
 import time
 
@@ -205,6 +206,14 @@ def atomic_save(obj, path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def load_checkpoint(path, device):
+    """torch.load of tensors and plain values only (nothing in the file can run code)."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: say so, without a traceback
+        sys.exit(f"cannot read checkpoint {path}: {exc}\nDelete it, or train again with --fresh.")
 
 
 def atomic_savez(path, **arrays):

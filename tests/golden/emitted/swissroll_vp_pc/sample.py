@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
-    alpha, atomic_savez, bcast, build_network, DATA_SHAPE, EventLog, pick_device, prior_sample,
-    sample_data, ScoreModel, SEED, sigma, T_EPS,
+    alpha, atomic_savez, bcast, build_network, DATA_SHAPE, EventLog, load_checkpoint, pick_device,
+    prior_sample, sample_data, ScoreModel, SEED, sigma, T_EPS,
 )
 
 SPEC_HASH = "ae2645959764117ceb4b4c735df624135bab81f000e595d003aac8cf30b61a6b"
@@ -93,7 +93,9 @@ def load_network(run_dir, device):
     net = build_network().to(device)
     if TRAINED:
         path = os.path.join(run_dir, "checkpoints", "last.pt")
-        state = torch.load(path, map_location=device, weights_only=False)
+        if not os.path.exists(path):
+            sys.exit(f"no checkpoint at {path}: run train.py --out {run_dir} first")
+        state = load_checkpoint(path, device)
         if state.get("spec_hash") != SPEC_HASH:
             sys.exit(f"{path} was trained from another spec (hash {state.get('spec_hash')}); retrain first")
         net.load_state_dict(state["ema"])
