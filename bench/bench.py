@@ -9,8 +9,6 @@
                       with train.compile false and true
 3. sampler overhead   emitted sample_<name>(model, x, grid, generator) vs model.nfe bare
                       net(x, t) forwards, under torch.inference_mode
-4. denormals          the emitted em sampler with the exact (analytic) VE score, with
-                      torch.set_flush_denormal off vs on (the emitted programs turn it on)
 
 Each ratio's two sides are timed in alternating rounds (A, B, A, B, ...) and each side's
 time is the median over rounds, so background load hits both sides alike.
@@ -35,7 +33,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SPECS = REPO / "bench" / "specs"
 VP_SPEC = SPECS / "mlp_vp.yaml"
-ANALYTIC_VE_SPEC = SPECS / "analytic_ve.yaml"
 DISCRETE_SPEC = SPECS / "mlp_discrete.yaml"
 BIN = Path(sys.executable).parent
 
@@ -226,30 +223,6 @@ def bench_samplers(workdir, batches, steps, rounds):
                     f"extra {extra * 1e6:.0f} us/step")
 
 
-# ---------------------------------------------------------------------------- 4. denormals
-
-
-def bench_denormals(workdir, rounds):
-    import torch
-
-    out = compile_to(ANALYTIC_VE_SPEC, [], workdir / "denormals")
-    common, sample = load_emitted(out, "sample")
-    model = common.ScoreModel(common.build_network())
-    grid = sample.time_grid(torch.device("cpu"))
-
-    def run(flush):
-        torch.set_flush_denormal(flush)
-        generator = torch.Generator().manual_seed(1)
-        x = common.prior_sample((sample.BATCH_SIZE, *common.DATA_SHAPE), generator, torch.device("cpu"))
-        sample.sample_em(model, x, grid, generator)
-
-    with torch.inference_mode():
-        t = interleaved({"off": (lambda: run(False), 1), "on": (lambda: run(True), 1)}, rounds)
-    torch.set_flush_denormal(False)
-    row("analytic VE em, denormals", "kept", t["off"], "flushed", t["on"],
-        f"batch {sample.BATCH_SIZE}, {sample.SAMPLE_STEPS} steps, float64 mixture score")
-
-
 # ----------------------------------------------------------------------------------- main
 
 
@@ -278,7 +251,6 @@ def main():
         bench_train(workdir, steps=10 if quick else 20, rounds=3 if quick else 7)
         bench_samplers(workdir, batches=[512] if quick else [512, 4096], steps=20 if quick else 50,
                        rounds=3 if quick else 5)
-        bench_denormals(workdir, rounds=3 if quick else 5)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print()

@@ -117,7 +117,6 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     device = pick_device(args.device)
-    torch.set_flush_denormal(True)  # denormal floats are very slow on CPUs and carry no signal here
     model = ScoreModel(load_network(args.out, device))
     generator = torch.Generator(device=device).manual_seed(args.seed)
     grid = time_grid(device)

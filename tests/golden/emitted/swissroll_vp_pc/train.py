@@ -80,7 +80,6 @@ def main(argv=None):
     os.makedirs(os.path.join(args.out, "checkpoints"), exist_ok=True)
     checkpoint_path = os.path.join(args.out, "checkpoints", "last.pt")
     device = pick_device(args.device)
-    torch.set_flush_denormal(True)  # denormal floats are very slow on CPUs and carry no signal here
     torch.manual_seed(SEED)
     generator = torch.Generator(device=device).manual_seed(SEED)
 
