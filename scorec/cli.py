@@ -32,7 +32,10 @@ def _compile(spec: Path, overrides: list[str]):
     from .pipeline import compile_spec, errors_of, source_texts
 
     try:
-        return compile_spec(spec, overrides)
+        compiled = compile_spec(spec, overrides)
+        for note in compiled.notes:
+            typer.echo(f"note: {note}", err=True)
+        return compiled
     except (SpecError, SpecErrors) as exc:
         typer.echo(render_all(errors_of(exc), source_texts(spec, overrides)), err=True)
         n = len(errors_of(exc))

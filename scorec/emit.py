@@ -19,7 +19,7 @@ import jinja2
 
 from . import __version__
 from . import expr as E
-from .ir import ProgramIR, canonical_json, spec_hash, to_json
+from .ir import ProgramIR, canonical_json, spec_hash, to_json, training_hash
 
 EMITTED_FILES = ("common.py", "train.py", "sample.py", "spec.lock.json")
 ACTIVATION_MODULES = {"silu": "SiLU", "relu": "ReLU", "gelu": "GELU", "tanh": "Tanh"}
@@ -169,6 +169,7 @@ def view_model(ir: ProgramIR) -> dict:
         "seed": ir.seed,
         "version": __version__,
         "spec_hash": spec_hash(ir),
+        "training_hash": training_hash(ir),
         "data": data,
         "process": process,
         "model": model,
@@ -255,6 +256,7 @@ def emit(ir: ProgramIR) -> dict[str, str]:
     lock = {
         "scorec_version": __version__,
         "spec_hash": view["spec_hash"],
+        "training_hash": view["training_hash"],
         "ir": json.loads(canonical_json(ir)),
     }
     files["spec.lock.json"] = json.dumps(lock, indent=2, sort_keys=True) + "\n"

@@ -149,3 +149,19 @@ def canonical_json(ir: ProgramIR) -> str:
 def spec_hash(ir: ProgramIR) -> str:
     """sha256 of the canonical IR: equal for specs that mean the same program."""
     return hashlib.sha256(canonical_json(ir).encode()).hexdigest()
+
+
+# Train fields that say how long or how verbosely to train, not what is trained.
+_SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every")
+
+
+def training_hash(ir: ProgramIR) -> str:
+    """sha256 of what determines the trained weights' meaning: data, process, model,
+    objective and optimizer. Sampling and evaluation settings, and the number of steps,
+    are left out, so a checkpoint stays valid when they change (resample; train longer)."""
+    train = to_json(ir.train) if ir.train is not None else None
+    if train is not None:
+        train = {k: v for k, v in train.items() if k not in _SCHEDULE_FIELDS}
+    parts = {"version": ir.version, "seed": ir.seed, "data": to_json(ir.data), "process": to_json(ir.process),
+             "model": to_json(ir.model), "objective": to_json(ir.objective), "train": train}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

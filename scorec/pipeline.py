@@ -11,10 +11,11 @@ Nothing here imports torch: `scorec check` stays fast.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .diagnostics import SpecError, SpecErrors
-from .frontend.yaml_loader import Document, apply_override, load_path
+from .frontend.yaml_loader import Document, load_path
+from .overrides import apply_overrides
 from .ir import ProgramIR
 from .lower import lower
 from .spec import Spec
@@ -26,6 +27,7 @@ class Compiled:
     document: Document
     spec: Spec
     ir: ProgramIR
+    notes: list[str] = field(default_factory=list)  # for the user, e.g. keys an override dropped
 
 
 
@@ -40,24 +42,21 @@ def source_texts(path: str | os.PathLike, overrides: list[str] | tuple[str, ...]
     return texts
 
 
-def load(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> Document:
+def load(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Document, list[str]]:
     if str(path).endswith(".score"):
         raise SpecError(
             f"cannot read '{path}': the .score language is not supported yet",
             None,
             "write the spec in YAML (spec.yaml); see spec_examples/",
         )
-    doc = load_path(path)
-    for index, text in enumerate(overrides, start=1):
-        doc = apply_override(doc, text, index)
-    return doc
+    return apply_overrides(load_path(path), overrides)
 
 
 def compile_spec(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
     """load -> validate -> lower; raises SpecError/SpecErrors carrying the document."""
-    doc = load(path, overrides)
+    doc, notes = load(path, overrides)
     spec = validate(doc)
-    return Compiled(doc, spec, lower(spec, doc))
+    return Compiled(doc, spec, lower(spec, doc), notes)
 
 
 def errors_of(exc: SpecError | SpecErrors) -> list[SpecError]:

@@ -47,9 +47,6 @@ def run_spec(compiled: Compiled, run_dir: str | os.PathLike, device: str = "auto
                   f"{ir.model.network}, {ir.sample.sampler} sampler -> {run_dir}")
 
     if ir.train is not None:
-        if fresh:
-            for stale in (run_dir / "checkpoints" / "last.pt", run_dir / "events.jsonl"):
-                stale.unlink(missing_ok=True)
         extra = ["--fresh"] if fresh else []
         _run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console)
     _run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sample.n, [], console)

@@ -20,7 +20,7 @@ from .frontend.yaml_loader import Document
 from .spec import Spec, fill_defaults
 
 # Which discriminator names each union section, for messages.
-_TAG_FIELDS = ("kind", "source", "sampler")
+TAG_FIELDS = ("kind", "source", "sampler")
 
 
 def validate(doc: Document) -> Spec:
@@ -93,7 +93,7 @@ def _raw_path(loc: tuple, raw: Any) -> tuple:
 
 
 def _is_tag(node: dict, part: str) -> bool:
-    return any(node.get(f) == part for f in _TAG_FIELDS) or "[" in part
+    return any(node.get(f) == part for f in TAG_FIELDS) or "[" in part
 
 
 def _dotted(path: tuple) -> str:
@@ -132,7 +132,7 @@ def _pick_model(annotation: Any, node: Any) -> Any:
 
 
 def _tag_value(model: type[BaseModel]) -> tuple[str, tuple] | None:
-    for name in _TAG_FIELDS:
+    for name in TAG_FIELDS:
         field = model.model_fields.get(name)
         if field is not None and typing.get_origin(field.annotation) is typing.Literal:
             return name, typing.get_args(field.annotation)

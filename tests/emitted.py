@@ -14,7 +14,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from scorec.emit import emit, write_files
-from scorec.frontend.yaml_loader import apply_override, load_yaml
+from scorec.frontend.yaml_loader import load_yaml
+from scorec.overrides import apply_overrides
 from scorec.lower import lower
 from scorec.validate import validate
 
@@ -25,9 +26,7 @@ _counter = itertools.count()
 
 def compile_text(text: str, overrides=(), file: str = "spec.yaml"):
     """YAML text (+ overrides) -> IR, through the real pipeline stages."""
-    doc = load_yaml(text, file)
-    for index, override in enumerate(overrides, start=1):
-        doc = apply_override(doc, override, index)
+    doc, _ = apply_overrides(load_yaml(text, file), overrides)
     return lower(validate(doc), doc)
 
 

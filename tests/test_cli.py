@@ -97,6 +97,18 @@ def test_ir_follows_overrides():
     assert changed["spec_hash"] != base["spec_hash"]
 
 
+def test_switching_the_sampler_by_override_drops_the_old_samplers_keys():
+    """--set sample.sampler=ode on a pc spec drops `corrector` (pc's key) with a note;
+    a key the user sets on the command line is never dropped, so a mismatch still errors."""
+    switched = invoke("ir", GMM, "--set", "sample.sampler=ode", "--set", "sample.method=rk4")
+    assert switched.exit_code == 0, switched.stderr
+    assert "note: --set sample.sampler=ode drops sample.corrector" in switched.stderr
+    ir = json.loads(switched.stdout)
+    assert ir["sample"]["sampler"] == "ode" and ir["sample"]["method"] == "rk4" and ir["sample"]["corrector"] is None
+    kept = invoke("check", GMM, "--set", "sample.sampler=ode", "--set", "sample.corrector.snr=0.1")
+    assert kept.exit_code == 2 and "unknown key 'corrector' in sample" in kept.stderr
+
+
 def _refs(node):
     if isinstance(node, dict):
         for key, value in node.items():

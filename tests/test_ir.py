@@ -277,3 +277,17 @@ def test_several_incompatibilities_are_reported_together():
     messages = " | ".join(e.message for e in errors)
     assert len(errors) == 2, messages
     assert "ddim" in messages and "ddpm" in messages
+
+
+def test_training_hash_ignores_sampling_and_schedule_but_not_the_model():
+    from scorec.ir import training_hash
+
+    base = compile_file(EXAMPLES / "swissroll_vp_pc.yaml")
+    same = ["sample.steps=10", "sample.sampler=em", "eval.metrics=[swd]", "train.steps=5", "train.log_every=7",
+            "train.checkpoint_every=3"]
+    for override in same:
+        assert training_hash(compile_file(EXAMPLES / "swissroll_vp_pc.yaml", [override])) == training_hash(base), override
+    different = ["model.network.hidden=[64]", "process.beta_max=10.0", "train.lr=1.0e-3", "seed=1",
+                 "objective.weighting=uniform", "data.n=100"]
+    for override in different:
+        assert training_hash(compile_file(EXAMPLES / "swissroll_vp_pc.yaml", [override])) != training_hash(base), override

@@ -57,3 +57,31 @@ def test_training_resumes_from_checkpoint_identically(tmp_path):
     assert sa["step"] == sb["step"] == 120
     for key in sa["ema"]:
         assert torch.equal(sa["ema"][key], sb["ema"][key]), key
+
+
+def test_checkpoint_outlives_sampling_changes_but_not_model_changes(tmp_path):
+    """A checkpoint is tied to what its weights mean (the training hash), not to the whole spec:
+    another sampler reuses it, a longer run resumes it, another network is refused."""
+    import pytest
+
+    spec = SPEC.replace("steps: 1500", "steps: 30")
+    build(compile_text(spec), tmp_path).train.main(["--out", str(tmp_path), "--device", "cpu"])
+
+    other_sampler = build(compile_text(spec, ["sample.sampler=em", "sample.steps=5", "sample.n=8",
+                                              "sample.batch_size=8"]), tmp_path / "em")
+    other_sampler.sample.main(["--out", str(tmp_path), "--device", "cpu"])
+    assert np.load(tmp_path / "samples.npz")["samples"].shape == (8, 2)
+
+    longer = build(compile_text(spec, ["train.steps=40"]), tmp_path / "longer")
+    longer.train.main(["--out", str(tmp_path), "--device", "cpu"])
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in events if e["event"] == "train_start"] == [0, 30]
+
+    wider = build(compile_text(spec, ["model.network.hidden=[64, 64]"]), tmp_path / "wider")
+    with pytest.raises(SystemExit, match="holds another model"):
+        wider.train.main(["--out", str(tmp_path), "--device", "cpu"])
+    with pytest.raises(SystemExit, match="holds another model"):
+        wider.sample.main(["--out", str(tmp_path), "--device", "cpu"])
+    wider.train.main(["--out", str(tmp_path), "--device", "cpu", "--fresh"])
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert events[0]["event"] == "train_start" and events[0]["step"] == 0  # a fresh log

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 SEED = 0
+# What the weights mean (data, process, model, objective, optimizer); checkpoints carry it.
+TRAINING_HASH = "b3e989676738010631aef27cc6689de2aecbadb6ed209d5fc9e5fb0a85005ee4"
 DATA_SHAPE = (2,)
 
 

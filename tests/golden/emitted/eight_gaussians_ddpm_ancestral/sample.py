@@ -21,10 +21,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
     alpha_bar, atomic_savez, build_network, DATA_SHAPE, EventLog, load_checkpoint, N_STEPS,
-    pick_device, prior_sample, sample_data, ScoreModel, SEED,
+    pick_device, prior_sample, sample_data, ScoreModel, SEED, TRAINING_HASH,
 )
 
-SPEC_HASH = "6cd573c7671c3450fd4becfd68a8237aab505ace7eabf9ddcddd5064eadb7fb2"
 TRAINED = True  # False: the network is the exact (analytic) score
 SAMPLE_STEPS = 1000  # sampler steps
 N_SAMPLES = 4000  # samples to draw
@@ -80,8 +79,8 @@ def load_network(run_dir, device):
         if not os.path.exists(path):
             sys.exit(f"no checkpoint at {path}: run train.py --out {run_dir} first")
         state = load_checkpoint(path, device)
-        if state.get("spec_hash") != SPEC_HASH:
-            sys.exit(f"{path} was trained from another spec (hash {state.get('spec_hash')}); retrain first")
+        if state.get("training_hash") != TRAINING_HASH:
+            sys.exit(f"{path} holds another model (training hash {state.get('training_hash')}); train this one first")
         net.load_state_dict(state["ema"])
     return net.eval().requires_grad_(False)
 

@@ -9,7 +9,7 @@ Optimizer: AdamW, lr 0.002 with 100 warm-up steps, 3000 steps of 512, EMA 0.995.
 
 
 Writes RUN_DIR/checkpoints/last.pt (atomically, every 1000 steps and at the end)
-and RUN_DIR/events.jsonl. Re-running resumes from last.pt when its spec hash matches.
+and RUN_DIR/events.jsonl. Re-running resumes from last.pt (also to train longer with --steps); --fresh starts over.
 """
 
 import argparse
@@ -22,10 +22,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
     alpha, atomic_save, bcast, build_network, draw_time, eps_from_output, EventLog, load_checkpoint,
-    N_DATA, pick_device, sample_data, SEED, sigma,
+    N_DATA, pick_device, sample_data, SEED, sigma, TRAINING_HASH,
 )
 
-SPEC_HASH = "6cd573c7671c3450fd4becfd68a8237aab505ace7eabf9ddcddd5064eadb7fb2"
 STEPS = 3000  # optimizer steps
 BATCH_SIZE = 512  # samples per step
 LR = 0.002  # peak learning rate
@@ -86,14 +85,19 @@ def main(argv=None):
     start = 0
     if not args.fresh and os.path.exists(checkpoint_path):
         state = load_checkpoint(checkpoint_path, device)
-        if state.get("spec_hash") == SPEC_HASH:
-            net.load_state_dict(state["net"])
-            ema.load_state_dict(state["ema"])
-            optimizer.load_state_dict(state["optimizer"])
-            generator.set_state(state["generator"].to(generator.get_state().device))
-            start = state["step"]
+        if state.get("training_hash") != TRAINING_HASH:
+            sys.exit(f"{checkpoint_path} holds another model (training hash {state.get('training_hash')}); "
+                     "pass --fresh to overwrite it, or choose another --out")
+        net.load_state_dict(state["net"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"].to(generator.get_state().device))
+        start = state["step"]
 
-    log = EventLog(os.path.join(args.out, "events.jsonl"))
+    events_path = os.path.join(args.out, "events.jsonl")
+    if start == 0 and os.path.exists(events_path):
+        os.remove(events_path)  # a new training run starts a new event log
+    log = EventLog(events_path)
     compiled = COMPILE and not args.no_compile
     loss_step = torch.compile(loss_fn) if compiled else loss_fn
     log(event="train_start", step=start, steps=args.steps, device=str(device), compile=compiled)
@@ -101,7 +105,7 @@ def main(argv=None):
     def save(step):
         atomic_save(
             {"step": step, "net": net.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-             "generator": generator.get_state(), "spec_hash": SPEC_HASH},
+             "generator": generator.get_state(), "training_hash": TRAINING_HASH},
             checkpoint_path,
         )
 

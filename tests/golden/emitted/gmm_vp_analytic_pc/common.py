@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 SEED = 0
+# What the weights mean (data, process, model, objective, optimizer); checkpoints carry it.
+TRAINING_HASH = "83c60a9a369f12b818578798f91b2e068315989246086d912208a4f071c13d69"
 DATA_SHAPE = (2,)
 
 

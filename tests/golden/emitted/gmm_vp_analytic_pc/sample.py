@@ -21,10 +21,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
     alpha, atomic_savez, bcast, build_network, DATA_SHAPE, EventLog, load_checkpoint, pick_device,
-    prior_sample, sample_data, ScoreModel, SEED, sigma, T_EPS,
+    prior_sample, sample_data, ScoreModel, SEED, sigma, T_EPS, TRAINING_HASH,
 )
 
-SPEC_HASH = "41d6133582804353674fefbd588d02a75b719b83ce7bc175b6e78c5b48b4743b"
 TRAINED = False  # False: the network is the exact (analytic) score
 SAMPLE_STEPS = 500  # sampler steps
 N_SAMPLES = 5000  # samples to draw
@@ -96,8 +95,8 @@ def load_network(run_dir, device):
         if not os.path.exists(path):
             sys.exit(f"no checkpoint at {path}: run train.py --out {run_dir} first")
         state = load_checkpoint(path, device)
-        if state.get("spec_hash") != SPEC_HASH:
-            sys.exit(f"{path} was trained from another spec (hash {state.get('spec_hash')}); retrain first")
+        if state.get("training_hash") != TRAINING_HASH:
+            sys.exit(f"{path} holds another model (training hash {state.get('training_hash')}); train this one first")
         net.load_state_dict(state["ema"])
     return net.eval().requires_grad_(False)
 

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 SEED = 0
+# What the weights mean (data, process, model, objective, optimizer); checkpoints carry it.
+TRAINING_HASH = "7a535e96bde968ba3d151845f88406436e795f122658df6bcf46ad7871293b4d"
 DATA_SHAPE = (2,)
 
 
