@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
@@ -43,6 +44,17 @@ def _compile(spec: Path, overrides: list[str]):
         raise typer.Exit(2)
 
 
+@contextmanager
+def _io_errors():
+    """A file that cannot be written is a plain error (exit 1), not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        typer.echo(f"error: cannot write{where}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1)
+
+
 @app.command()
 def check(spec: Path = SpecArg, set_: List[str] = SetOpt) -> None:
     """Validate a spec; print diagnostics as file:line:col: error: message."""
@@ -62,8 +74,9 @@ def compile_cmd(
 
     compiled = _compile(spec, set_)
     files = emit(compiled.ir)
-    for path in write_files(files, out):
-        typer.echo(str(path))
+    with _io_errors():
+        for path in write_files(files, out):
+            typer.echo(str(path))
 
 
 @app.command()
@@ -96,7 +109,8 @@ def run(
     compiled = _compile(spec, set_)
     run_dir = out or Path("runs") / compiled.ir.name
     try:
-        metrics = run_spec(compiled, run_dir, device=device, fresh=fresh)
+        with _io_errors():
+            metrics = run_spec(compiled, run_dir, device=device, fresh=fresh)
     except RunFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)

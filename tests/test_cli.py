@@ -316,3 +316,13 @@ def test_corrupt_checkpoint_is_a_runtime_error(trained_run, tmp_path):
     assert scorec_frames == []
     assert proc.stderr.rstrip().splitlines()[-1]  # ends with a readable line (the error's tail)
     assert (run_dir / "logs" / "train.stderr").read_text().strip()
+
+
+def test_unwritable_output_is_a_plain_error(tmp_path):
+    """An output path that is a file: exit 1 and one line, no traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for command in (["compile", GMM, "-o", blocker], ["run", GMM, "--out", blocker, *QUICK_SAMPLE]):
+        result = invoke(*command)
+        assert result.exit_code == 1
+        assert result.stderr.startswith("error: cannot write") and "Traceback" not in result.stderr
