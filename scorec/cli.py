@@ -80,11 +80,22 @@ def compile_cmd(
 
 
 @app.command()
-def ir(spec: Path = SpecArg, set_: List[str] = SetOpt) -> None:
-    """Print the lowered IR (JSON) and its spec hash."""
+def ir(
+    spec: Path = SpecArg,
+    set_: List[str] = SetOpt,
+    stage: str = typer.Option("ir", "--stage", help="ir: the lowered IR; spec: the validated spec, defaults explicit"),
+) -> None:
+    """Print the lowered IR (JSON) and its spec hash, or another stage's output."""
     from .emit import ir_json
 
-    typer.echo(ir_json(_compile(spec, set_).ir))
+    if stage not in ("ir", "spec"):
+        typer.echo(f"error: unknown stage '{stage}' (ir, spec)", err=True)
+        raise typer.Exit(2)
+    compiled = _compile(spec, set_)
+    if stage == "spec":
+        typer.echo(json.dumps(compiled.spec.model_dump(mode="json"), indent=2))
+    else:
+        typer.echo(ir_json(compiled.ir))
 
 
 @app.command()

@@ -326,3 +326,24 @@ def test_unwritable_output_is_a_plain_error(tmp_path):
         result = invoke(*command)
         assert result.exit_code == 1
         assert result.stderr.startswith("error: cannot write") and "Traceback" not in result.stderr
+
+
+def test_spec_stage_dump_states_every_default():
+    """`scorec ir --stage spec` shows the validated spec with defaults explicit; validating
+    that dump again gives the same IR (the dump is a complete, canonical spec)."""
+    result = invoke("ir", GMM, "--stage", "spec")
+    assert result.exit_code == 0
+    dumped = json.loads(result.stdout)
+    assert dumped["sample"]["corrector"]["snr"] == 0.16 and dumped["train"]["ema"] == 0.999
+    from scorec.pipeline import compile_spec
+    from emitted import compile_text
+
+    again = compile_text(json.dumps(dumped))
+    assert canonical(again) == canonical(compile_spec(GMM).ir)
+    assert invoke("ir", GMM, "--stage", "tokens").exit_code == 2
+
+
+def canonical(ir):
+    from scorec.ir import canonical_json
+
+    return canonical_json(ir)
