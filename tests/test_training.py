@@ -85,3 +85,23 @@ def test_checkpoint_outlives_sampling_changes_but_not_model_changes(tmp_path):
     wider.train.main(["--out", str(tmp_path), "--device", "cpu", "--fresh"])
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert events[0]["event"] == "train_start" and events[0]["step"] == 0  # a fresh log
+
+
+def test_diverging_training_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    """A learning rate that blows the weights up stops training with a message; the
+    checkpoint on disk is the last finite one."""
+    import pytest
+    import torch
+
+    spec = SPEC.replace("steps: 1500", "steps: 40").replace("checkpoint_every: 500", "checkpoint_every: 10")
+    spec = spec.replace("log_every: 100", "log_every: 10")
+    diverging = build(compile_text(spec, ["train.grad_clip=null"]), tmp_path / "nan")
+    diverging.train.main(["--out", str(tmp_path / "nan"), "--device", "cpu", "--steps", "10"])
+    # poison the weights so the next steps produce non-finite values
+    state = torch.load(tmp_path / "nan" / "checkpoints" / "last.pt", weights_only=True)
+    state["net"] = {k: v * float("inf") if v.is_floating_point() else v for k, v in state["net"].items()}
+    torch.save(state, tmp_path / "nan" / "checkpoints" / "last.pt")
+    with pytest.raises(SystemExit, match="not finite|the loss is nan"):
+        diverging.train.main(["--out", str(tmp_path / "nan"), "--device", "cpu"])
+    kept = torch.load(tmp_path / "nan" / "checkpoints" / "last.pt", weights_only=True)
+    assert kept["step"] == 10

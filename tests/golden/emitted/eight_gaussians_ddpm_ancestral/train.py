@@ -14,6 +14,7 @@ and RUN_DIR/events.jsonl. Re-running resumes from last.pt (also to train longer 
 
 import argparse
 import copy
+import math
 import os
 import sys
 
@@ -103,6 +104,9 @@ def main(argv=None):
     log(event="train_start", step=start, steps=args.steps, device=str(device), compile=compiled)
 
     def save(step):
+        if not all(torch.isfinite(p).all() for p in net.parameters()):
+            sys.exit(f"the weights are not finite at step {step}; {checkpoint_path} keeps the last good ones. "
+                     "Try a smaller train.lr or train.grad_clip.")
         atomic_save(
             {"step": step, "net": net.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
              "generator": generator.get_state(), "training_hash": TRAINING_HASH},
@@ -126,13 +130,14 @@ def main(argv=None):
         ema_update(ema, net, EMA_DECAY)
         running, count = running + loss.detach(), count + 1
         if step % LOG_EVERY == 0 or step == args.steps:
-            # the mean loss since the last event; .item() syncs only here
-            log(event="train", step=step, loss=(running / count).item(), lr=learning_rate(step))
+            mean_loss = (running / count).item()  # the mean since the last event; syncs only here
+            log(event="train", step=step, loss=mean_loss, lr=learning_rate(step))
+            if not math.isfinite(mean_loss):
+                sys.exit(f"the loss is {mean_loss} at step {step}; {checkpoint_path} keeps the last good weights. "
+                         "Try a smaller train.lr or train.grad_clip.")
             running, count = torch.zeros((), device=device), 0
         if step % CHECKPOINT_EVERY == 0 or step == args.steps:
             save(step)
-    if start >= args.steps:
-        save(start)
     log(event="train_done", step=max(start, args.steps))
 
 
