@@ -55,14 +55,15 @@ def _betas():
 
 
 BETAS = torch.cat([torch.zeros(1, dtype=torch.float64), _betas()])  # BETAS[i] = beta_i, BETAS[0] = 0
-ALPHA_BAR = torch.cumprod(1 - BETAS, dim=0).float()  # ALPHA_BAR[0] = 1: no noise at i = 0
+# float64: in float32, 1 - alpha_bar_i would keep few digits where alpha_bar_i ~ 1 (small i)
+ALPHA_BAR = torch.cumprod(1 - BETAS, dim=0)  # ALPHA_BAR[0] = 1: no noise at i = 0
 
 
 _ALPHA_BAR_ON = {}  # the table copied once to each device it is used on
 
 
 def alpha_bar(i):
-    """alpha_bar_i for integer indices i (a LongTensor)."""
+    """alpha_bar_i for integer indices i (a LongTensor), in float64."""
     if i.device not in _ALPHA_BAR_ON:
         _ALPHA_BAR_ON[i.device] = ALPHA_BAR.to(i.device)
     return _ALPHA_BAR_ON[i.device][i]
@@ -70,12 +71,12 @@ def alpha_bar(i):
 
 def alpha(i):
     """Mean coefficient sqrt(alpha_bar_i)."""
-    return alpha_bar(i).sqrt()
+    return alpha_bar(i).sqrt().float()
 
 
 def sigma(i):
     """Std sqrt(1 - alpha_bar_i)."""
-    return (1 - alpha_bar(i)).sqrt()
+    return (1 - alpha_bar(i)).sqrt().float()
 
 
 def draw_time(batch, generator, device):
