@@ -347,3 +347,16 @@ def canonical(ir):
     from scorec.ir import canonical_json
 
     return canonical_json(ir)
+
+
+def test_installed_console_script_finds_its_templates(tmp_path):
+    """The `scorec` on PATH beside this interpreter, run outside the checkout, imports the
+    installed package (a wheel in CI): its templates and grammar must have shipped with it."""
+    script = Path(sys.executable).parent / "scorec"
+    if not script.exists():
+        pytest.skip("scorec is not installed beside this interpreter")
+    out = tmp_path / "out"
+    result = subprocess.run([str(script), "compile", str(REPO / "spec_examples" / "moons_ve_ode.yaml"), "-o", str(out)],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["common.py", "sample.py", "spec.lock.json", "train.py"]
