@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from .diagnostics import SpecError, SpecErrors
 from .frontend.yaml_loader import Document, load_path
-from .overrides import apply_overrides
 from .ir import ProgramIR
 from .lower import lower
+from .overrides import apply_overrides
 from .spec import Spec
 from .validate import validate
 
@@ -30,9 +30,11 @@ class Compiled:
     notes: list[str] = field(default_factory=list)  # for the user, e.g. keys an override dropped
 
 
-
 def source_texts(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
-    """Every text a diagnostic may point into: the spec file and each --set override."""
+    """Every text a diagnostic may point into: the spec file and each --set override.
+
+    Read here rather than taken from a Document: a load error comes before there is one.
+    """
     texts = {f"--set #{i}": text for i, text in enumerate(overrides, start=1)}
     try:
         with open(path, "rb") as fh:
@@ -53,7 +55,7 @@ def load(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -
 
 
 def compile_spec(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
-    """load -> validate -> lower; raises SpecError/SpecErrors carrying the document."""
+    """load -> validate -> lower; raises SpecError or SpecErrors, every error located."""
     doc, notes = load(path, overrides)
     spec = validate(doc)
     return Compiled(doc, spec, lower(spec, doc), notes)
