@@ -21,7 +21,6 @@ from . import __version__
 from . import expr as E
 from .ir import ProgramIR, canonical_json, spec_hash, to_json, training_hash
 
-EMITTED_FILES = ("common.py", "train.py", "sample.py", "spec.lock.json")
 ACTIVATION_MODULES = {"silu": "SiLU", "relu": "ReLU", "gelu": "GELU", "tanh": "Tanh"}
 
 

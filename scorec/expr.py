@@ -155,20 +155,15 @@ def free_vars(e: Expr) -> set[str]:
     raise TypeError(e)
 
 
-def calls(e: Expr) -> set[str]:
-    """Names of every function called in `e`."""
-    if isinstance(e, (Var, Num)):
-        return set()
-    if isinstance(e, Neg):
-        return calls(e.operand)
-    if isinstance(e, BinOp):
-        return calls(e.left) | calls(e.right)
+def call_nodes(e: Expr) -> list[Call]:
+    """Every function call in `e`, outermost and leftmost first."""
     if isinstance(e, Call):
-        out = {e.func}
-        for a in e.args:
-            out |= calls(a)
-        return out
-    raise TypeError(e)
+        return [e] + [c for a in e.args for c in call_nodes(a)]
+    if isinstance(e, Neg):
+        return call_nodes(e.operand)
+    if isinstance(e, BinOp):
+        return call_nodes(e.left) + call_nodes(e.right)
+    return []
 
 
 def substitute(e: Expr, funcs: dict[str, Callable[[Expr], Expr]]) -> Expr:

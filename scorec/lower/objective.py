@@ -24,7 +24,10 @@ NAMED_WEIGHTINGS = {
 
 def lower_objective(objective, process: ProcessIR, source: SourceMap) -> ObjectiveIR:
     if isinstance(objective, DDPMObjective):
-        return ObjectiveIR(kind="ddpm", equation="E_i E_z |eps(x_i, i) - z|^2,  x_i = sqrt(alpha_bar_i) x_0 + sqrt(1 - alpha_bar_i) z")
+        return ObjectiveIR(
+            kind="ddpm",
+            equation="E_i E_z |eps(x_i, i) - z|^2,  x_i = sqrt(alpha_bar_i) x_0 + sqrt(1 - alpha_bar_i) z",
+        )
     assert isinstance(objective, DSMObjective)
     path = ("objective", "weighting")
     if objective.weighting in NAMED_WEIGHTINGS:
@@ -44,24 +47,13 @@ def lower_objective(objective, process: ProcessIR, source: SourceMap) -> Objecti
 
 
 def _check_process_funcs(weight: E.Expr, defined: set[str], kind: str, span) -> None:
-    for call in _calls(weight):
+    for call in E.call_nodes(weight):
         if call.func in E.PROCESS_FUNCS and call.func not in defined:
             raise SpecError(
                 f"{call.func}(t) is not defined for process '{kind}'",
                 call.span or span,
                 f"process '{kind}' defines: {', '.join(sorted(defined))}",
             )
-
-
-def _calls(e: E.Expr) -> list[E.Call]:
-    """Every Call node of `e`, left to right."""
-    if isinstance(e, E.Call):
-        return [e] + [c for a in e.args for c in _calls(a)]
-    if isinstance(e, E.Neg):
-        return _calls(e.operand)
-    if isinstance(e, E.BinOp):
-        return _calls(e.left) + _calls(e.right)
-    return []
 
 
 def _check_positive(weight: E.Expr, process: ProcessIR, span) -> None:
