@@ -33,6 +33,7 @@ def _drop_foreign_keys(doc: Document, section: tuple, why: str, overridden: set[
     model = model_at(section, fill_defaults(doc.data))
     if not isinstance(node, dict) or model is None:
         return []
+
     def set_by_user(key: str) -> bool:
         return any(p[: len(section) + 1] == section + (key,) for p in overridden)
 

@@ -154,7 +154,9 @@ class MLPNetwork(Section):
     """A residual-free MLP on [x, embed(t)]."""
 
     kind: Literal["mlp"]
-    hidden: list[PositiveInt] = Field(default_factory=lambda: [256, 256, 256], description="widths of the hidden layers")
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [256, 256, 256], description="widths of the hidden layers"
+    )
     activation: Literal["silu", "relu", "gelu", "tanh"] = "silu"
     time_embedding: Literal["fourier", "sinusoidal"] = Field("fourier", description="how t enters the network")
     embedding_dim: PositiveInt = Field(64, description="width of the time embedding (even)")

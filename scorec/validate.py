@@ -122,7 +122,8 @@ def _pick_model(annotation: Any, node: Any) -> Any:
         return _pick_model(typing.get_args(annotation)[0], node)
     if origin in (typing.Union, types.UnionType):
         members = [m for m in typing.get_args(annotation) if m is not type(None)]
-        models = [m for m in (_pick_model(m, node) for m in members) if isinstance(m, type) and issubclass(m, BaseModel)]
+        picked = (_pick_model(m, node) for m in members)
+        models = [m for m in picked if isinstance(m, type) and issubclass(m, BaseModel)]
         for m in models:
             tag = _tag_value(m)
             if tag and isinstance(node, dict) and node.get(tag[0]) in tag[1]:

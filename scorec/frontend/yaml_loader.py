@@ -505,7 +505,8 @@ def _check_size(text: str, file: str) -> None:
         elif ch in "[{":
             depth += 1
             if depth > MAX_FLOW_DEPTH:
-                raise SpecError(f"brackets nested more than {MAX_FLOW_DEPTH} deep", Span(file, line, col, line, col + 1),
+                raise SpecError(f"brackets nested more than {MAX_FLOW_DEPTH} deep",
+                                Span(file, line, col, line, col + 1),
                                 "a spec needs a few levels at most")
         elif ch in "]}":
             depth = max(0, depth - 1)

@@ -53,5 +53,3 @@ def check_compatibility(spec: Spec, source: SourceMap) -> None:
         ))
     if errors:
         raise SpecErrors(errors)
-
-

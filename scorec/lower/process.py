@@ -45,20 +45,25 @@ def _prior_std(definitions: tuple[Definition, ...]) -> float:
     return E.evaluate(inline(_call("sigma"), definitions), {"t": 1.0})
 
 
+def one_minus_exp(x: E.Expr) -> E.Expr:
+    """1 - exp(-x) as -expm1(-x): accurate for small t, where sigma is tiny."""
+    return E.Neg(E.call("expm1", E.Neg(x)))
+
+
 def _lower_vp_family(p: VPProcess | SubVPProcess) -> ProcessIR:
     b0, b1 = p.beta_min, p.beta_max
     beta = E.add(E.num(b0), E.mul(E.num(b1 - b0), t))
     int_beta = E.add(E.mul(E.num(b0), t), E.mul(E.num(0.5 * (b1 - b0)), E.pow_(t, E.num(2))))
-    # 1 - exp(-x) as -expm1(-x): accurate for small t, where sigma is tiny
-    one_minus_exp = lambda x: E.Neg(E.call("expm1", E.Neg(x)))  # noqa: E731
     defs = [
         Definition("beta", beta, "noise rate beta(t) = beta_min + t (beta_max - beta_min)"),
         Definition("int_beta", int_beta, "integral of beta from 0 to t"),
-        Definition("alpha", E.call("exp", E.mul(E.num(-0.5), _call("int_beta"))), "mean coefficient m(t) = exp(-1/2 int beta)"),
+        Definition("alpha", E.call("exp", E.mul(E.num(-0.5), _call("int_beta"))),
+                   "mean coefficient m(t) = exp(-1/2 int beta)"),
     ]
     if p.kind == "vp":
         defs += [
-            Definition("sigma", E.call("sqrt", one_minus_exp(_call("int_beta"))), "std s(t) = sqrt(1 - exp(-int beta))"),
+            Definition("sigma", E.call("sqrt", one_minus_exp(_call("int_beta"))),
+                       "std s(t) = sqrt(1 - exp(-int beta))"),
             Definition("g", E.call("sqrt", _call("beta")), "diffusion g(t) = sqrt(beta(t))"),
         ]
         equation = "dx = -1/2 beta(t) x dt + sqrt(beta(t)) dw"
