@@ -7,7 +7,7 @@
 2. training step      the emitted loop body (loss_fn + backward + clip + AdamW + EMA) vs a
                       bare step of the same network (forward + MSE backward + AdamW),
                       with train.compile false and true
-3. sampler overhead   emitted sample_<name>(model, x, grid, generator) vs model.nfe bare
+3. sampler overhead   emitted sample(model, x, generator) vs model.nfe bare
                       net(x, t) forwards, under torch.inference_mode
 
 Each ratio's two sides are timed in alternating rounds (A, B, A, B, ...) and each side's
@@ -144,7 +144,8 @@ def bench_train(workdir, steps, rounds):
         net = common.build_network()
         ema = copy.deepcopy(net).requires_grad_(False)
         optimizer = torch.optim.AdamW(net.parameters(), lr=train.LR, weight_decay=train.WEIGHT_DECAY)
-        data = torch.from_numpy(common.sample_data(common.N_DATA, common.SEED))
+        data = torch.as_tensor(common.load_data("train", common.SEED))
+        model = common.ScoreModel(net)
         generator = torch.Generator().manual_seed(common.SEED)
         loss_step = torch.compile(train.loss_fn) if train.COMPILE else train.loss_fn
         counter = [0]
@@ -154,10 +155,8 @@ def bench_train(workdir, steps, rounds):
             for group in optimizer.param_groups:
                 group["lr"] = train.learning_rate(counter[0])
             x0 = data[torch.randint(len(data), (batch,), generator=generator, device=device)]
-            t = common.draw_time(batch, generator, device)
-            z = torch.randn(x0.shape, generator=generator, device=device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=train.PRECISION == "bf16"):
-                loss = loss_step(net, x0, t, z)
+                loss = loss_step(model, x0, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if train.GRAD_CLIP is not None:
@@ -204,18 +203,18 @@ def bench_samplers(workdir, batches, steps, rounds):
         common, sample = load_emitted(out, "sample")
         net = common.build_network().eval().requires_grad_(False)
         model = common.ScoreModel(net)
-        run = getattr(sample, f"sample_{sampler}")
+        run = sample.sample
         generator = torch.Generator().manual_seed(1)
         device = torch.device("cpu")
-        grid = sample.time_grid(device)
+        grid = common.time_grid(sample.SAMPLE_STEPS, device)
         with torch.inference_mode():
             for batch in batches:
                 x = common.prior_sample((batch, *common.DATA_SHAPE), generator, device)
                 t = grid[0].expand(batch)
                 model.nfe = 0
-                run(model, x, grid, generator)  # warm-up, and counts the NFE
+                run(model, x, generator)  # warm-up, and counts the NFE
                 nfe = model.nfe
-                times = interleaved({"sampler": (lambda: run(model, x, grid, generator), 1),
+                times = interleaved({"sampler": (lambda: run(model, x, generator), 1),
                                      "forward": (lambda: net(x, t), nfe)}, rounds)
                 extra = (times["sampler"] - nfe * times["forward"]) / sample.SAMPLE_STEPS
                 row(f"sampler {label}, batch {batch}", "sample", times["sampler"], f"{nfe} x forward",

@@ -59,8 +59,8 @@ def _io_errors():
 def check(spec: Path = SpecArg, set_: List[str] = SetOpt) -> None:
     """Validate a spec; print diagnostics as file:line:col: error: message."""
     compiled = _compile(spec, set_)
-    typer.echo(f"{spec}: ok ({compiled.ir.process.kind} process, {compiled.ir.sample.sampler} sampler, "
-               f"{compiled.ir.sample.nfe} NFE per sample)")
+    ir = compiled.ir
+    typer.echo(f"{spec}: ok ({ir.process.kind} process, {ir.sampler.kind} sampler, {ir.sampler.nfe} NFE per sample)")
 
 
 @app.command("compile")

@@ -9,20 +9,23 @@ Output is a dict {file name: text}; the same IR always gives the same bytes.
 from __future__ import annotations
 
 import ast
+import dataclasses
+import io
 import json
 import os
-import tempfile
+import tokenize
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from . import __version__
 from . import expr as E
-from .ir import ProgramIR, canonical_json, spec_hash, to_json, training_hash
-
-ACTIVATION_MODULES = {"silu": "SiLU", "relu": "ReLU", "gelu": "GELU", "tanh": "Tanh"}
-
+from .components import registry
+from .files import atomic_write_text
+from .ir import Constant, Definition, Node, ProgramIR, canonical_json, spec_hash, to_json, training_hash
 
 def _templates_dir() -> Path:
     """templates/ beside the package in a checkout, else the installed scorec.templates."""
@@ -43,9 +46,17 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        finalize=_finalize,
     )
     env.filters["py"] = py_literal
     return env
+
+
+def _finalize(value: Any) -> Any:
+    """How `{{ value }}` prints: numbers, tuples and None as Python literals; Code as torch code."""
+    if value is None or isinstance(value, (float, list, tuple)):
+        return py_literal(value)
+    return value
 
 
 def py_literal(value) -> str:
@@ -66,116 +77,63 @@ def py_literal(value) -> str:
     raise TypeError(f"no literal for {value!r}")
 
 
-def torch_code(e: E.Expr, like: str = "t") -> str:
-    """Print an Expr of t as torch code; a constant becomes a tensor shaped like `like`."""
-    folded = E.fold(e)
-    if isinstance(folded, E.Num):
-        return f"torch.full_like({like}, {E.format_number(folded.value)})"
-    return E.to_torch(folded)
+@dataclass(frozen=True)
+class Code:
+    """An Expr as templates see it: `{{ e }}` prints torch code, `{{ e.text }}` the readable form."""
+
+    expr: E.Expr
+
+    def __str__(self) -> str:
+        return E.to_torch(self.expr)
+
+    @property
+    def text(self) -> str:
+        return E.to_text(self.expr)
+
+    @property
+    def is_zero(self) -> bool:
+        return E.fold(self.expr) == E.Num(0.0)
+
+
+def function_body(e: E.Expr, arg: str = "t") -> str:
+    """torch code of a function of `arg`: a constant body still returns a tensor shaped like it."""
+    code = E.to_torch(e)
+    return f"torch.full_like({arg}, {code})" if E.is_scalar(e) else code
+
+
+def view(value: Any) -> Any:
+    """What templates read of an IR value: nodes become dicts (with their fragment's
+    template), Exprs become Code, definitions carry their printed body; numbers stay
+    numbers (printed as Python literals when rendered)."""
+    if isinstance(value, Node):
+        out = {f.name: view(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        out["template"] = registry.get(value.family, value.kind).template
+        return out
+    if isinstance(value, Definition):
+        return {"name": value.name, "doc": value.doc, "code": function_body(value.expr), "text": E.to_text(value.expr)}
+    if isinstance(value, Constant):
+        return {"name": value.name, "value": value.value, "doc": value.doc}
+    if isinstance(value, E.EXPR_TYPES):
+        return Code(value)
+    if isinstance(value, (tuple, list)) and any(isinstance(v, (Node, Definition, Constant, *E.EXPR_TYPES))
+                                                 for v in value):
+        return [view(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: view(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
 
 
 def view_model(ir: ProgramIR) -> dict:
-    """Everything the templates read, flat and pre-printed."""
-    p = ir.process
-    process = {
-        "kind": p.kind,
-        "equation": p.equation,
-        "continuous": p.continuous,
-    }
-    if p.continuous:
-        process.update(
-            t_eps=E.format_number(p.t_eps),
-            prior_std=E.format_number(p.prior_std),
-            definitions=[
-                {"name": d.name, "doc": d.doc, "code": torch_code(d.expr), "text": E.to_text(E.fold(d.expr))}
-                for d in p.definitions
-            ],
-            drift_code=(
-                "torch.zeros_like(x)"
-                if E.fold(p.drift_coef) == E.Num(0.0)
-                else f"bcast({E.to_torch(p.drift_coef)}, x) * x"
-            ),
-            drift_text=E.to_text(E.fold(p.drift_coef)) + " * x",
-        )
-    else:
-        process.update(
-            timesteps=p.timesteps,
-            schedule=p.schedule,
-            betas_code=E.to_torch(E.replace_var(p.betas, "N", E.num(p.timesteps))) if p.betas else None,
-            alpha_bar_code=E.to_torch(p.alpha_bar) if p.alpha_bar else None,
-            max_beta=E.format_number(p.max_beta),
-        )
-    o = ir.objective
-    objective = {"kind": o.kind, "equation": o.equation, "weighting": o.weighting}
-    if o.weight is not None:
-        folded = E.fold(o.weight)
-        objective["weight_code"] = E.format_number(folded.value) if isinstance(folded, E.Num) else E.to_torch(folded)
-        objective["weight_text"] = E.to_text(o.weight)
-    d = ir.data
-    data = {
-        "source": d.source,
-        "n": d.n,
-        "shape": py_literal(tuple(d.shape)),
-        "noise": None if d.noise is None else E.format_number(d.noise),
-        "weights": py_literal(list(d.weights)),
-        "means": py_literal([list(m) for m in d.means]),
-        "stds": py_literal(list(d.stds)),
-    }
-    m = ir.model
-    model = {
-        "parameterization": m.parameterization,
-        "network": m.network,
-        "hidden": py_literal(list(m.hidden)),
-        "activation": m.activation,
-        "activation_module": ACTIVATION_MODULES[m.activation],
-        "time_embedding": m.time_embedding,
-        "embedding_dim": m.embedding_dim,
-    }
-    s = ir.sample
-    sample = {
-        "sampler": s.sampler,
-        "steps": s.steps,
-        "n": s.n,
-        "batch_size": s.batch_size,
-        "denoise": s.denoise,
-        "nfe": s.nfe,
-        "grid": s.grid,
-        "predictor": s.predictor,
-        "corrector": s.corrector,
-        "snr": None if s.corrector_snr is None else E.format_number(s.corrector_snr),
-        "corrector_steps": s.corrector_steps,
-        "method": s.method,
-        "eta": None if s.eta is None else E.format_number(s.eta),
-    }
-    train = None
-    if ir.train is not None:
-        t = ir.train
-        train = {
-            "steps": t.steps,
-            "batch_size": t.batch_size,
-            "lr": E.format_number(t.lr),
-            "warmup": t.warmup,
-            "weight_decay": E.format_number(t.weight_decay),
-            "grad_clip": None if t.grad_clip is None else E.format_number(t.grad_clip),
-            "ema": E.format_number(t.ema),
-            "precision": t.precision,
-            "compile": t.compile,
-            "checkpoint_every": t.checkpoint_every,
-            "log_every": t.log_every,
-        }
+    """Everything the templates read: one entry per component family, plus the program's own."""
     return {
         "name": ir.name,
         "seed": ir.seed,
         "version": __version__,
         "spec_hash": spec_hash(ir),
         "training_hash": training_hash(ir),
-        "data": data,
-        "process": process,
-        "model": model,
-        "objective": objective,
-        "train": train,
-        "sample": sample,
-        "eval": {"metrics": list(ir.eval.metrics), "n_reference": ir.eval.n_reference},
+        "train": view(ir.train),
+        "eval": view(ir.eval),
+        **{family: view(node) for family, node in ir.components().items()},
     }
 
 
@@ -184,15 +142,20 @@ def tidy_python(code: str) -> str:
 
     Two blank lines before a top-level def, class, decorator or attached comment, and
     before top-level code that follows an indented block; never more than two in a row.
+    Lines inside multi-line strings (docstrings) are left as they are.
     """
+    in_string = _string_lines(code)
     out: list[str] = []
-    last = ""  # the last non-blank line
-    for line in (raw.rstrip() for raw in code.split("\n")):
+    last = ""  # the last non-blank line outside strings
+    for number, line in enumerate((raw.rstrip() for raw in code.split("\n")), start=1):
+        if number in in_string:
+            out.append(line)
+            continue
         top = bool(line) and not line[0].isspace() and line[0] not in ")]}"
         starts_block = line.startswith(("def ", "class ", "@"))
         attached = bool(out) and out[-1] != "" and out[-1].startswith(("@", "#"))
         after_block = last[:1].isspace()
-        if top and not attached and (starts_block or after_block) and last and not last.startswith('"""'):
+        if top and not attached and (starts_block or after_block) and last:
             while out and out[-1] == "":
                 out.pop()
             out += ["", ""]
@@ -202,6 +165,15 @@ def tidy_python(code: str) -> str:
         if line:
             last = line
     return "\n".join(out).strip("\n") + "\n"
+
+
+def _string_lines(code: str) -> set[int]:
+    """Numbers of the lines that continue a multi-line string token."""
+    lines: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(code).readline):
+        if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+            lines.update(range(token.start[0] + 1, token.end[0] + 1))
+    return lines
 
 
 STAR_IMPORT = "from common import *"
@@ -244,6 +216,19 @@ def _top_level_names(code: str) -> set[str]:
     return names
 
 
+def prune_imports(code: str) -> str:
+    """Drop top-level `import X` lines whose module the file never uses.
+
+    Templates import what any variant of a fragment might need (math, for named
+    constants under a function); the emitted file keeps what it uses, so linters pass.
+    """
+    tree = ast.parse(code)
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    unused = {node.lineno for node in tree.body if isinstance(node, ast.Import) and len(node.names) == 1
+              and node.names[0].asname is None and node.names[0].name not in used}
+    return "\n".join(line for n, line in enumerate(code.split("\n"), start=1) if n not in unused)
+
+
 def emit(ir: ProgramIR) -> dict[str, str]:
     """Render every emitted file; returns {file name: text}."""
     env = environment()
@@ -252,6 +237,7 @@ def emit(ir: ProgramIR) -> dict[str, str]:
     files = {name: tidy_python(env.get_template(name + ".j2").render(**view)) for name in programs}
     for name in programs[1:]:
         files[name] = explicit_imports(files[name], files["common.py"])
+    files = {name: tidy_python(prune_imports(text)) for name, text in files.items()}
     lock = {
         "scorec_version": __version__,
         "spec_hash": view["spec_hash"],
@@ -264,22 +250,7 @@ def emit(ir: ProgramIR) -> dict[str, str]:
 
 def write_files(files: dict[str, str], out_dir: str | os.PathLike) -> list[Path]:
     """Write all files or none: render first (done), then write each atomically."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in files.items():
-        target = out / name
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        written.append(target)
-    return written
+    return [atomic_write_text(Path(out_dir) / name, text) for name, text in files.items()]
 
 
 def ir_json(ir: ProgramIR) -> str:

@@ -78,6 +78,7 @@ class Call:
 
 
 Expr = Union[Num, Var, Neg, BinOp, Call]
+EXPR_TYPES = (Num, Var, Neg, BinOp, Call)
 
 
 def _real_pow(a: float, b: float) -> float:
@@ -221,17 +222,20 @@ def evaluate(e: Expr, env: dict[str, float] | None = None) -> float:
     raise TypeError(e)
 
 
-def fold(e: Expr) -> Expr:
-    """Constant folding: every subtree free of variables becomes a number."""
+def fold(e: Expr, keep_names: bool = False) -> Expr:
+    """Constant folding: every subtree free of variables becomes a number.
+
+    With keep_names, named constants (pi, e) stay names: emitted code reads `math.pi`.
+    """
     if isinstance(e, Num):
         return e
     if isinstance(e, Var):
-        return Num(CONSTANTS[e.name], e.span) if e.name in CONSTANTS else e
+        return Num(CONSTANTS[e.name], e.span) if e.name in CONSTANTS and not keep_names else e
     if isinstance(e, Neg):
-        inner = fold(e.operand)
+        inner = fold(e.operand, keep_names)
         return Num(-inner.value, e.span) if isinstance(inner, Num) else Neg(inner, e.span)
     if isinstance(e, BinOp):
-        left, right = fold(e.left), fold(e.right)
+        left, right = fold(e.left, keep_names), fold(e.right, keep_names)
         if isinstance(left, Num) and isinstance(right, Num):
             return Num(BINARY_OPS[e.op](left.value, right.value), e.span)
         # x*1, x+0 and friends keep emitted code readable
@@ -245,7 +249,7 @@ def fold(e: Expr) -> Expr:
             return left
         return BinOp(e.op, left, right, e.span)
     if isinstance(e, Call):
-        args = tuple(fold(a) for a in e.args)
+        args = tuple(fold(a, keep_names) for a in e.args)
         if e.func in ELEMENTARY and all(isinstance(a, Num) for a in args):
             return Num(float(ELEMENTARY[e.func][1](*(a.value for a in args))), e.span)
         return Call(e.func, args, e.span)
@@ -263,14 +267,34 @@ def format_number(v: float) -> str:
     return r
 
 
+# Variables that hold tensors in emitted code; every other name is a Python number
+# (a named constant such as BETA_MIN, or pi), whose functions come from `math`.
+TENSOR_VARS = frozenset({"t", "i", "x"})
+
+
+def is_scalar(e: Expr) -> bool:
+    """True when `e` involves no tensor variable and no process function (a plain number)."""
+    return not (free_vars(e) & TENSOR_VARS) and all(c.func in ELEMENTARY for c in call_nodes(e))
+
+
+def _scalar_call(func: str, args: list[str]) -> str:
+    if func in ("min", "max", "abs"):
+        return f"{func}({', '.join(args)})"
+    if func == "sigmoid":
+        return f"1 / (1 + math.exp(-({args[0]})))"
+    return f"math.{func}({args[0]})"
+
+
 def _torch_call(func: str, args: list[str], arg_nodes: tuple[Expr, ...]) -> str:
     if func not in ELEMENTARY:  # a process quantity or another emitted function of t
         return f"{func}({', '.join(args)})"
+    if all(is_scalar(a) for a in arg_nodes):
+        return _scalar_call(func, args)
     if func == "min" or func == "max":
         a, b = arg_nodes
-        if isinstance(a, Num):  # min(c, x) = clamp(x, max=c)
+        if is_scalar(a):  # min(c, x) = clamp(x, max=c)
             tensor, bound = args[1], args[0]
-        elif isinstance(b, Num):
+        elif is_scalar(b):
             tensor, bound = args[0], args[1]
         else:
             return f"torch.{'minimum' if func == 'min' else 'maximum'}({args[0]}, {args[1]})"
@@ -281,12 +305,12 @@ def _torch_call(func: str, args: list[str], arg_nodes: tuple[Expr, ...]) -> str:
 
 
 def to_torch(e: Expr) -> str:
-    """Print a (folded) Expr as a torch expression over the tensor `t`.
+    """Print an Expr as a torch expression over the tensors `t`, `i`, `x`.
 
-    Subtrees without variables are folded first (:func:`fold`), so every function call
-    receives a tensor.
+    Subtrees of bare numbers are folded first (:func:`fold`); named constants stay
+    names, and functions of them alone print through `math`.
     """
-    return _print(fold(e), torch_style=True)[0]
+    return _print(fold(e, keep_names=True), torch_style=True)[0]
 
 
 def to_text(e: Expr) -> str:
@@ -303,7 +327,7 @@ def _print(e: Expr, torch_style: bool) -> tuple[str, int]:
         # a negative literal binds like unary minus: -0.5 * x needs no parentheses, (-2.0) ** t does
         return s, (_PRECEDENCE["neg"] if e.value < 0 else 5)
     if isinstance(e, Var):
-        return e.name, 5
+        return (f"math.{e.name}" if torch_style and e.name in CONSTANTS else e.name), 5
     if isinstance(e, Neg):
         inner, p = _print(e.operand, torch_style)
         return "-" + (inner if p >= _PRECEDENCE["neg"] else f"({inner})"), _PRECEDENCE["neg"]

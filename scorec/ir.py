@@ -1,9 +1,11 @@
 """The IR: what the emitter needs, fully resolved, as frozen dataclasses.
 
-Every spec choice is explicit here, every derived quantity (the Gaussian kernel of the
-process, the objective's weight, the sampler's time grid and NFE) is computed, and all
-mathematics is an Expr. The IR is JSON-serialisable; its canonical JSON is hashed into
-the spec hash that emitted files carry.
+A tagged union mirroring the spec: one node type per component (defined in the
+component's own module, subclassing its family's node here), so no struct carries
+optional fields of other variants. Every derived quantity (the process's kernel, the
+objective's weight, the sampler's grid and NFE) is computed, and all mathematics is an
+Expr over named constants. The IR is JSON-serialisable; its canonical JSON is hashed
+into the spec hash that emitted files carry.
 """
 
 from __future__ import annotations
@@ -12,11 +14,20 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from . import expr as E
 
-IR_VERSION = 1
+IR_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A named constant of emitted code, e.g. BETA_MIN = 0.1, from the spec's own parameter."""
+
+    name: str
+    value: float | int
+    doc: str
 
 
 @dataclass(frozen=True)
@@ -28,51 +39,71 @@ class Definition:
     doc: str
 
 
-@dataclass(frozen=True)
-class DataIR:
-    source: str  # swiss_roll ... | gmm
-    n: int  # training set size
+@dataclass(frozen=True, kw_only=True)
+class Node:
+    """The IR node of one component; `kind` is its tag, `family` says which registry it is in."""
+
+    family: ClassVar[str] = ""
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataNode(Node):
+    family: ClassVar[str] = "data"
     shape: tuple[int, ...]  # shape of one sample
-    noise: float | None = None  # toy jitter (None: the toy's default)
-    weights: tuple[float, ...] = ()  # gmm mixture weights
-    means: tuple[tuple[float, ...], ...] = ()  # gmm means, k x d
-    stds: tuple[float, ...] = ()  # gmm component stds
 
 
-@dataclass(frozen=True)
-class ProcessIR:
-    kind: str  # vp | subvp | ve | discrete
+@dataclass(frozen=True, kw_only=True)
+class ProcessNode(Node):
+    family: ClassVar[str] = "process"
     equation: str  # the forward process as people write it
-    continuous: bool
-    # continuous processes: functions of t in [t_eps, 1]
-    t_eps: float | None = None
-    definitions: tuple[Definition, ...] = ()  # in dependency order; always alpha, sigma, g
-    drift_coef: E.Expr | None = None  # f(x, t) = drift_coef(t) * x
-    prior_std: float = 1.0  # x_1 ~ N(0, prior_std^2 I)
-    # discrete processes: tables over i = 1..N
-    timesteps: int | None = None
-    schedule: str | None = None
-    betas: E.Expr | None = None  # beta_i as an expression in i and N (linear)
-    alpha_bar: E.Expr | None = None  # alpha_bar(i) as an expression in i and N (cosine)
-    max_beta: float = 0.999  # cosine schedules clip beta_i here
+    constants: tuple[Constant, ...]  # the spec's parameters, by their emitted names
+
+    def constant(self, name: str) -> float | int:
+        return next(c.value for c in self.constants if c.name == name)
+
+    def env(self) -> dict[str, float]:
+        """Values of the named constants, for evaluating Exprs at compile time."""
+        return {c.name: float(c.value) for c in self.constants}
 
 
-@dataclass(frozen=True)
-class ModelIR:
-    parameterization: str  # eps | score
-    network: str  # mlp | analytic
-    hidden: tuple[int, ...] = ()
-    activation: str = "silu"
-    time_embedding: str = "fourier"
-    embedding_dim: int = 64
+@dataclass(frozen=True, kw_only=True)
+class NetworkNode(Node):
+    family: ClassVar[str] = "network"
 
 
-@dataclass(frozen=True)
-class ObjectiveIR:
-    kind: str  # dsm | ddpm
-    weighting: str | None = None  # sigma2 | likelihood | uniform | expression
-    weight: E.Expr | None = None  # lambda(t), dsm only
-    equation: str = ""
+@dataclass(frozen=True, kw_only=True)
+class ParameterizationNode(Node):
+    family: ClassVar[str] = "parameterization"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectiveNode(Node):
+    family: ClassVar[str] = "objective"
+    equation: str  # the loss as people write it
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictorNode(Node):
+    family: ClassVar[str] = "predictor"
+    nfe: int = 1  # network evaluations per step
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectorNode(Node):
+    family: ClassVar[str] = "corrector"
+    nfe: int  # network evaluations per predictor step
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplerNode(Node):
+    family: ClassVar[str] = "sampler"
+    steps: int
+    n: int
+    batch_size: int
+    final_denoise: bool  # finish with Tweedie's denoiser at the grid's last time
+    nfe: int  # network evaluations per sample, counted by the lowering
+    grid: str  # how the time grid is laid out, in words
 
 
 @dataclass(frozen=True)
@@ -91,23 +122,6 @@ class TrainIR:
 
 
 @dataclass(frozen=True)
-class SamplerIR:
-    sampler: str  # em | pc | ode | ancestral | ddim
-    steps: int
-    n: int
-    batch_size: int
-    denoise: bool
-    nfe: int  # network evaluations per sample, counted by the lowering
-    grid: str  # how the time grid is laid out, in words
-    predictor: str | None = None  # pc
-    corrector: str | None = None  # pc: langevin | none
-    corrector_snr: float | None = None
-    corrector_steps: int = 0
-    method: str | None = None  # ode
-    eta: float | None = None  # ddim
-
-
-@dataclass(frozen=True)
 class EvalIR:
     metrics: tuple[str, ...]
     n_reference: int
@@ -117,12 +131,13 @@ class EvalIR:
 class ProgramIR:
     name: str
     seed: int
-    data: DataIR
-    process: ProcessIR
-    model: ModelIR
-    objective: ObjectiveIR
-    train: TrainIR | None  # None when nothing is trained (analytic score)
-    sample: SamplerIR
+    data: DataNode
+    process: ProcessNode
+    network: NetworkNode
+    parameterization: ParameterizationNode
+    objective: ObjectiveNode
+    train: TrainIR | None  # None when nothing is trained (an exact score)
+    sampler: SamplerNode
     eval: EvalIR
     version: int = IR_VERSION
 
@@ -130,12 +145,16 @@ class ProgramIR:
     def trains(self) -> bool:
         return self.train is not None
 
+    def components(self) -> dict[str, Node]:
+        """The top-level component nodes by family."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), Node)}
+
 
 def to_json(node: Any) -> Any:
     """JSON form of any IR node; Exprs print as readable text."""
+    if isinstance(node, E.EXPR_TYPES):
+        return E.to_text(node)
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        if isinstance(node, (E.Num, E.Var, E.Neg, E.BinOp, E.Call)):
-            return E.to_text(node)
         return {f.name: to_json(getattr(node, f.name)) for f in dataclasses.fields(node)}
     if isinstance(node, (tuple, list)):
         return [to_json(x) for x in node]
@@ -153,6 +172,8 @@ def spec_hash(ir: ProgramIR) -> str:
 
 # Train fields that say how long or how verbosely to train, not what is trained.
 _SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every")
+# What the trained weights depend on.
+_TRAINING_PARTS = ("version", "seed", "data", "process", "network", "parameterization", "objective")
 
 
 def training_hash(ir: ProgramIR) -> str:
@@ -162,6 +183,6 @@ def training_hash(ir: ProgramIR) -> str:
     train = to_json(ir.train) if ir.train is not None else None
     if train is not None:
         train = {k: v for k, v in train.items() if k not in _SCHEDULE_FIELDS}
-    parts = {"version": ir.version, "seed": ir.seed, "data": to_json(ir.data), "process": to_json(ir.process),
-             "model": to_json(ir.model), "objective": to_json(ir.objective), "train": train}
+    parts = {name: to_json(getattr(ir, name)) for name in _TRAINING_PARTS}
+    parts["train"] = train
     return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

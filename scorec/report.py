@@ -9,11 +9,11 @@ temporary file in the target directory and moved into place with
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write
 
 __all__ = ["plot_loss", "plot_samples"]
 
@@ -29,21 +29,11 @@ def _new_figure(width: float, height: float):
 
 
 def _save_atomic(fig, path) -> Path:
-    """Write ``fig`` as PNG to a temp file next to ``path``, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``fig`` as PNG atomically (see scorec.files), then free its memory."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        return atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
     finally:
         fig.clear()
-    return path
 
 
 def _flat_finite(a, max_points: int, rng: np.random.Generator) -> np.ndarray:

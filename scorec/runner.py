@@ -19,14 +19,15 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from .components import registry
 from .emit import emit, write_files
+from .files import atomic_write_text
 from .pipeline import Compiled
 
 
@@ -43,13 +44,13 @@ def run_spec(compiled: Compiled, run_dir: str | os.PathLike, device: str = "auto
     files = emit(ir)
     write_files(files, code_dir)
     shutil.copyfile(code_dir / "spec.lock.json", run_dir / "spec.lock.json")
-    console.print(f"[bold]{ir.name}[/]: {ir.process.kind} process, {ir.model.parameterization} "
-                  f"{ir.model.network}, {ir.sample.sampler} sampler -> {run_dir}")
+    console.print(f"[bold]{ir.name}[/]: {ir.process.kind} process, {ir.parameterization.kind} "
+                  f"{ir.network.kind}, {ir.sampler.kind} sampler -> {run_dir}")
 
     if ir.train is not None:
         extra = ["--fresh"] if fresh else []
         _run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console)
-    _run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sample.n, [], console)
+    _run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console)
 
     metrics = evaluate(compiled, run_dir)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -131,11 +132,11 @@ def evaluate(compiled: Compiled, run_dir: Path) -> dict:
         x = x[finite]
     if len(x) > 1:
         metrics.update(compute_metrics(list(ir.eval.metrics), x, reference, seed=ir.seed))
-        if ir.data.source == "gmm":
+        if "mixture" in registry.get("data", ir.data.kind).traits:  # the modes and their weights are known
             shares = mode_shares(x.reshape(len(x), -1), np.asarray(ir.data.means))
             metrics["mode_tv"] = total_variation(shares, np.asarray(ir.data.weights))
     _write_json(run_dir / "metrics.json", metrics)
-    plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sample.sampler}, {metrics['nfe']} NFE")
+    plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sampler.kind}, {metrics['nfe']} NFE")
     events = read_events(run_dir / "events.jsonl")
     if any("loss" in e for e in events):
         plot_loss(events, run_dir / "loss.png")
@@ -143,8 +144,4 @@ def evaluate(compiled: Compiled, run_dir: Path) -> dict:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")

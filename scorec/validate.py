@@ -7,7 +7,6 @@ for people, with a "did you mean" hint where one helps.
 
 from __future__ import annotations
 
-import re
 import types
 import typing
 from dataclasses import replace
@@ -15,12 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .components.options import FieldError
+from .components.registry import FAMILIES
 from .diagnostics import Span, SpecError, SpecErrors, did_you_mean
 from .frontend.yaml_loader import Document
 from .spec import Spec, fill_defaults
 
-# Which discriminator names each union section, for messages.
-TAG_FIELDS = ("kind", "source", "sampler")
+# The keys whose value picks a component's kind (discriminators), for messages.
+TAG_FIELDS = tuple(sorted({f.tag for f in FAMILIES.values()}))
 
 
 def validate(doc: Document) -> Spec:
@@ -259,12 +260,13 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
         return SpecError(f"{where}: {err['msg'].lower()}", doc.span_of(path), None)
 
     if kind == "value_error":
-        msg = str(ctx.get("error", err["msg"]))
+        cause = ctx.get("error")
+        msg = str(cause if cause is not None else err["msg"])
+        if isinstance(cause, FieldError):  # a model-level check names the fields it is about
+            return SpecError(f"{where}: {msg}", doc.span_of(_written_last(path, cause.fields, doc)), cause.hint)
         if path and msg.startswith(f"{path[-1]} "):  # "embedding_dim must be even" under ...embedding_dim
             return SpecError(f"{where} {msg[len(str(path[-1])) + 1:]}", doc.span_of(path), None)
-        # a model-level check ("beta_min (20) must be smaller than beta_max"): point at the
-        # first field the message names, not at the start of the section
-        return SpecError(f"{where}: {msg}", doc.span_of(_field_named_in(msg, path, raw)), None)
+        return SpecError(f"{where}: {msg}", doc.span_of(path), None)
 
     return SpecError(f"{where}: {err['msg']}", doc.span_of(path), None)
 
@@ -281,40 +283,16 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _node_at(path: tuple, raw: Any) -> Any:
-    for part in path:
-        if isinstance(raw, dict) and part in raw:
-            raw = raw[part]
-        elif isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw):
-            raw = raw[part]
-        else:
-            return None
-    return raw
+def _written_last(path: tuple, fields: tuple, doc: Document) -> tuple:
+    """Of the fields a check is about, the one to point at: the one the latest --set
+    override wrote, else the first mentioned (the file's own text)."""
+    paths = [path + (f if isinstance(f, tuple) else (f,)) for f in fields]
 
+    def override_index(p: tuple) -> int:
+        file = doc.span_of(p).file
+        return int(file[len("--set #"):]) if file.startswith("--set #") and p in doc.value_spans else 0
 
-def _field_named_in(message: str, path: tuple, raw: Any) -> tuple:
-    """The path of the first key of the section at `path` that `message` names.
-
-    Plurals count (`mean` names `means`, `stds` names `std`). Where that field is a list
-    of rows of unequal lengths, the path of the first row whose length is the odd one out.
-    """
-    node = _node_at(path, raw)
-    if not isinstance(node, dict):
-        return path
-    for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", message):
-        for key in (word, word + "s", word[:-1] if word.endswith("s") else word):
-            if key in node:
-                return path + (key,) + _odd_row(node[key])
-    return path
-
-
-def _odd_row(value: Any) -> tuple:
-    if not (isinstance(value, list) and value and all(isinstance(r, list) for r in value)):
-        return ()
-    lengths = [len(r) for r in value]
-    common = max(set(lengths), key=lengths.count)
-    odd = [i for i, n in enumerate(lengths) if n != common]
-    return (odd[0],) if odd and len(set(lengths)) > 1 else ()
+    return max(paths, key=override_index)
 
 
 def _missing_hint(path: tuple, raw: Any) -> str | None:

@@ -64,7 +64,7 @@ def test_check_accepts_every_example(spec):
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"{spec}: ok")
     ir = compile_file(spec)
-    assert f"{ir.sample.nfe} NFE per sample" in result.stdout
+    assert f"{ir.sampler.nfe} NFE per sample" in result.stdout
     assert result.stderr == ""
 
 
@@ -82,7 +82,7 @@ def test_compile_writes_exactly_the_programs_and_ir_hash_matches(spec, tmp_path)
     assert dumped.exit_code == 0, dumped.stderr
     ir_dump = json.loads(dumped.stdout)
     assert ir_dump["spec_hash"] == spec_hash(ir)
-    assert ir_dump["sample"]["nfe"] == ir.sample.nfe
+    assert ir_dump["sampler"]["nfe"] == ir.sampler.nfe
     for name in expected - {"spec.lock.json"}:
         assert header_hash((out / name).read_text()) == ir_dump["spec_hash"], name
     lock = json.loads((out / "spec.lock.json").read_text())
@@ -92,8 +92,8 @@ def test_compile_writes_exactly_the_programs_and_ir_hash_matches(spec, tmp_path)
 def test_ir_follows_overrides():
     base = json.loads(invoke("ir", GMM).stdout)
     changed = json.loads(invoke("ir", GMM, *QUICK_SAMPLE).stdout)
-    assert changed["sample"]["steps"] == 50 and changed["sample"]["n"] == 500
-    assert changed["sample"]["nfe"] == 50 * (1 + 1) + 1  # pc, one Langevin corrector step, denoise
+    assert changed["sampler"]["steps"] == 50 and changed["sampler"]["n"] == 500
+    assert changed["sampler"]["nfe"] == 50 * (1 + 1) + 1  # pc, one Langevin corrector step, denoise
     assert changed["spec_hash"] != base["spec_hash"]
 
 
@@ -104,7 +104,7 @@ def test_switching_the_sampler_by_override_drops_the_old_samplers_keys():
     assert switched.exit_code == 0, switched.stderr
     assert "note: --set sample.sampler=ode drops sample.corrector" in switched.stderr
     ir = json.loads(switched.stdout)
-    assert ir["sample"]["sampler"] == "ode" and ir["sample"]["method"] == "rk4" and ir["sample"]["corrector"] is None
+    assert ir["sampler"]["kind"] == "ode" and ir["sampler"]["method"] == "rk4" and "corrector" not in ir["sampler"]
     kept = invoke("check", GMM, "--set", "sample.sampler=ode", "--set", "sample.corrector.snr=0.1")
     assert kept.exit_code == 2 and "unknown key 'corrector' in sample" in kept.stderr
 
@@ -236,7 +236,7 @@ def test_run_analytic_end_to_end(tmp_path):
         assert isinstance(metrics[key], (int, float)) and not isinstance(metrics[key], bool), key
         assert math.isfinite(metrics[key]), key
     assert json.loads(result.stdout) == metrics  # the command prints what it wrote
-    ir_nfe = json.loads(invoke("ir", GMM, *QUICK_SAMPLE).stdout)["sample"]["nfe"]
+    ir_nfe = json.loads(invoke("ir", GMM, *QUICK_SAMPLE).stdout)["sampler"]["nfe"]
     assert metrics["nfe"] == ir_nfe == 101
     assert metrics["finite_fraction"] == 1.0
     assert 0.0 <= metrics["mmd_pvalue"] <= 1.0 and 0.0 <= metrics["mode_tv"] <= 1.0
@@ -246,7 +246,7 @@ def test_run_analytic_end_to_end(tmp_path):
     assert int(samples["nfe"]) == ir_nfe
     assert (run_dir / "samples.png").stat().st_size > 0
     lock = json.loads((run_dir / "spec.lock.json").read_text())
-    assert lock["ir"]["sample"]["steps"] == 50
+    assert lock["ir"]["sampler"]["steps"] == 50
     assert not (run_dir / "checkpoints").exists() and not (run_dir / "events.jsonl").exists()  # nothing trained
 
 

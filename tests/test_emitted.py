@@ -87,7 +87,7 @@ def test_every_example_trains_and_samples(name, tmp_path):
     data = np.load(tmp_path / "samples.npz")
     assert data["samples"].shape == (64, *ir.data.shape)
     assert np.isfinite(data["samples"]).all()
-    assert int(data["nfe"]) == small.sample.nfe  # the lowering's NFE count is what the sampler did
+    assert int(data["nfe"]) == small.sampler.nfe  # the lowering's NFE count is what the sampler did
 
 
 @pytest.mark.parametrize("name", ALL_EXAMPLES)

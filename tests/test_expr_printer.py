@@ -24,8 +24,10 @@ N_TREES = 400
 
 
 def run_torch(code: str, t: float):
-    """Evaluate printer output on a float64 tensor; only torch and t are in scope."""
-    value = eval(code, {"torch": torch, "__builtins__": {}}, {"t": torch.tensor([t], dtype=torch.float64)})
+    """Evaluate printer output on a float64 tensor; only torch, math (for named constants), the
+    builtins min, max, abs (for functions of constants alone) and t are in scope."""
+    scope = {"torch": torch, "math": math, "min": min, "max": max, "abs": abs, "__builtins__": {}}
+    value = eval(code, scope, {"t": torch.tensor([t], dtype=torch.float64)})
     return float(value[0]) if isinstance(value, torch.Tensor) else float(value)
 
 

@@ -48,13 +48,13 @@ def test_ir_is_frozen_and_json_serialisable(spec):
         assert not isinstance(value, (list, dict, set)), f"{path} is a mutable {type(value).__name__}"
     hash(ir)  # deeply immutable: hashable all the way down
     with pytest.raises(dataclasses.FrozenInstanceError):
-        ir.sample.steps = 1  # type: ignore[misc]
+        ir.sampler.steps = 1  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         ir.seed = 1  # type: ignore[misc]
 
     text = json.dumps(to_json(ir), allow_nan=False)  # strict JSON: no NaN/inf constants
     back = json.loads(text)
-    assert back["name"] == ir.name and back["sample"]["nfe"] == ir.sample.nfe
+    assert back["name"] == ir.name and back["sampler"]["nfe"] == ir.sampler.nfe
     assert json.loads(canonical_json(ir)) == back
     assert len(spec_hash(ir)) == 64 and spec_hash(ir) == spec_hash(compile_file(spec))
 
@@ -76,7 +76,7 @@ seed: 0
 data:
   source: swiss_roll
   n: 20000
-  noise: null
+  noise: 0.05
 process:
   kind: vp
   beta_min: 0.1
@@ -218,7 +218,7 @@ def test_nfe_counted_by_lowering_is_what_the_sampler_does(case, tmp_path):
     process, sample, loop_nfe, final = NFE_CASES[case]
     ir = compile_text(GMM_HEAD + process + f"sample: {sample}\n", ["sample.n=6", "sample.batch_size=3"])
     expected = loop_nfe + (1 if final else 0)
-    assert ir.sample.nfe == expected
+    assert ir.sampler.nfe == expected
 
     programs = build(ir, tmp_path)
     s = programs.sample
@@ -227,14 +227,14 @@ def test_nfe_counted_by_lowering_is_what_the_sampler_does(case, tmp_path):
     generator = torch.Generator(device=device).manual_seed(0)
     x = s.prior_sample((3, *s.DATA_SHAPE), generator, device)
     with torch.inference_mode():
-        out = getattr(s, f"sample_{ir.sample.sampler}")(model, x, s.time_grid(device), generator)
+        out = s.sample(model, x, generator)
     assert model.nfe == loop_nfe
     assert out.shape == x.shape and torch.isfinite(out).all()
 
     # the whole program, denoising included, reports the lowering's count
     s.main(["--out", str(tmp_path), "--device", "cpu"])
     data = np.load(tmp_path / "samples.npz")
-    assert int(data["nfe"]) == ir.sample.nfe
+    assert int(data["nfe"]) == ir.sampler.nfe
     assert data["samples"].shape == (6, 2)
 
 
@@ -257,8 +257,8 @@ def _errors(text: str) -> list[SpecError]:
     (SWISS + "process: {kind: discrete}\nsample: {sampler: ode}\n", 5, "sampler 'ode' needs a continuous"),
     (SWISS + "process: {kind: vp}\nobjective: {kind: ddpm}\n", 5, "objective 'ddpm' needs a discrete"),
     (SWISS + "process: {kind: discrete}\nobjective: {kind: dsm}\n", 5, "objective 'dsm' needs a continuous"),
-    (SWISS + "process: {kind: vp}\nmodel: {network: {kind: analytic}}\n", 5, "needs data source 'gmm'"),
-    (SWISS + "process: {kind: vp}\nsample: {n: 10, batch_size: 20}\n", 5, "larger than sample.n"),
+    (SWISS + "process: {kind: vp}\nmodel: {network: {kind: analytic}}\n", 5, "needs a Gaussian-mixture data source"),
+    (SWISS + "process: {kind: vp}\nsample: {n: 10, batch_size: 20}\n", 5, "batch_size (20) is larger than n (10)"),
     (SWISS + "process: {kind: discrete, timesteps: 10}\nsample: {sampler: ddim, steps: 11}\n", 5,
      "exceeds the process's 10 timesteps"),
     (SWISS + "process: {kind: discrete}\nsample: {sampler: ancestral, denoise: false}\n", 5,

@@ -1,0 +1,5 @@
+"""`python -m scorec ...` is `scorec ...`."""
+
+from .cli import main
+
+main()

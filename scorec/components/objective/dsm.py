@@ -1,0 +1,87 @@
+"""Denoising score matching (Vincent 2011; Song et al. 2021) with a time weighting lambda(t)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from ... import expr as E
+from ...diagnostics import SpecError
+from ...frontend.expr_parser import parse_expr
+from ...ir import ObjectiveNode
+from ..options import Section
+from ..registry import component
+
+t = E.var("t")
+
+# Named weightings lambda(t).
+NAMED_WEIGHTINGS = {
+    "sigma2": E.pow_(E.call("sigma", t), E.num(2.0)),  # Song & Ermon: lambda = sigma^2
+    "likelihood": E.pow_(E.call("g", t), E.num(2.0)),  # Song et al. 2021: lambda = g^2
+    "uniform": E.num(1.0),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DSMNode(ObjectiveNode):
+    weighting: str  # as the spec says it: a name or an expression
+    weight: E.Expr  # lambda(t)
+
+
+@component("objective", needs={"process": ("continuous_time",)}, default_for=("continuous_time",))
+class DSMObjective(Section):
+    """E_t lambda(t) E |s(x_t, t) + z / s(t)|^2."""
+
+    kind: Literal["dsm"]
+    weighting: str = Field("sigma2", description="sigma2 | likelihood | uniform | an expression in t")
+
+    def lower(self, ctx) -> DSMNode:
+        process = ctx.process
+        if self.weighting in NAMED_WEIGHTINGS:
+            weight = NAMED_WEIGHTINGS[self.weighting]
+        else:
+            defined = {d.name for d in process.definitions} & set(E.PROCESS_FUNCS)
+            weight = parse_expr(self.weighting, ctx.text_span("weighting"), variables=("t",),
+                                functions=set(E.ELEMENTARY) | set(E.PROCESS_FUNCS))
+            _check_process_funcs(weight, defined, process.kind, ctx.span("weighting"))
+            _check_positive(weight, process, ctx.span("weighting"))
+        return DSMNode(
+            kind="dsm",
+            weighting=self.weighting,
+            weight=weight,
+            equation=f"E_t lambda(t) E_z |score(x_t, t) + z / sigma(t)|^2,  lambda(t) = {E.to_text(weight)}",
+        )
+
+
+def _check_process_funcs(weight: E.Expr, defined: set[str], kind: str, span) -> None:
+    for call in E.call_nodes(weight):
+        if call.func in E.PROCESS_FUNCS and call.func not in defined:
+            raise SpecError(
+                f"{call.func}(t) is not defined for process '{kind}'",
+                call.span or span,
+                f"process '{kind}' defines: {', '.join(sorted(defined))}",
+            )
+
+
+def _check_positive(weight: E.Expr, process, span) -> None:
+    """lambda(t) must be finite and non-negative where training samples t."""
+    lo = process.constant("T_EPS")
+    for k in range(9):
+        tk = lo + (1.0 - lo) * k / 8
+        try:
+            value = process.at(weight, tk)
+            problem = "negative" if value < 0 else None if math.isfinite(value) else "not finite"
+        except ZeroDivisionError:
+            value, problem = math.nan, "a division by zero"
+        except (ValueError, OverflowError):
+            value, problem = math.nan, "undefined (outside a function's domain, or overflowing)"
+        if problem:
+            shown = f" (value {value:.4g})" if math.isfinite(value) else ""
+            raise SpecError(
+                f"weighting is {problem} at t = {tk:.4g}{shown}",
+                span,
+                "lambda(t) must be a finite, non-negative weight on [t_eps, 1]",
+            )

@@ -1,0 +1,35 @@
+"""What every component's options model is built from: strict sections and checked numbers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Probability = Annotated[float, Field(gt=0, lt=1)]
+
+
+class Section(BaseModel):
+    """Base of every spec section: unknown keys are errors, numbers are strict."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class FieldError(ValueError):
+    """A model-level check that fails because of the values of `fields` (in order of
+    mention): the diagnostic points at the one the user (or a --set override) wrote last."""
+
+    def __init__(self, fields: tuple[str | tuple, ...], message: str, hint: str | None = None):
+        super().__init__(message)
+        self.fields = fields  # each a key of the model, or a path below it
+        self.hint = hint
+
+
+def ordered(model: BaseModel, low: str, high: str) -> None:
+    """Raise FieldError unless model.low < model.high."""
+    a, b = getattr(model, low), getattr(model, high)
+    if not a < b:
+        raise FieldError((low, high), f"{low} ({a:g}) must be smaller than {high} ({b:g})")

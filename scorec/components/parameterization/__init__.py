@@ -1,0 +1,1 @@
+"""Parameterization components."""

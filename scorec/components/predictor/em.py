@@ -1,0 +1,17 @@
+"""Euler-Maruyama predictor: one step of the reverse SDE."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ...ir import PredictorNode
+from ..options import Section
+from ..registry import component
+
+
+@component("predictor")
+class EulerMaruyamaPredictor(Section):
+    kind: Literal["em"]
+
+    def lower(self, ctx) -> PredictorNode:
+        return PredictorNode(kind="em")

@@ -1,0 +1,204 @@
+"""The component registry: family -> kind -> component (DESIGN.md §2).
+
+A component is one module: its options (a pydantic model whose tag field names its
+kind), what it needs of the other families and what it provides to them (traits), its
+lowering to its own IR node, and its template fragment. The registry assembles the
+schema's discriminated unions, fills context-dependent defaults, dispatches lowering and
+computes compatibility diagnostics from the declared needs; nothing outside a
+component's own module names its kind.
+
+Family contracts: each family's fragment defines the names in `defines` (plus those of
+the traits its component provides) and may use only the names of the families in
+`may_use` (and the skeleton's utilities). tests/test_contracts.py checks every example.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import typing
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable, Literal, Union
+
+from pydantic import Field
+
+
+@dataclass(frozen=True)
+class Trait:
+    """A capability a component provides: the names it adds to its fragment's contract."""
+
+    phrase: str  # how a diagnostic names a component with it: "a discrete process"
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # "sampler"
+    tag: str  # the key whose value picks the kind: kind | source | sampler
+    folder: str  # templates/<folder>/<kind>.py.j2
+    defines: tuple[str, ...]  # names every fragment of the family defines in emitted code
+    may_use: tuple[str, ...] = ()  # families whose contract names a fragment may use
+    traits: dict[str, Trait] = field(default_factory=dict)
+    scalar: bool = False  # the spec names the kind alone (`parameterization: eps`), no options
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("data", "source", "data", ("DATA_SHAPE", "load_data", "reference_data"), traits={
+        "mixture": Trait("a Gaussian-mixture data source", ("GMM_WEIGHTS", "GMM_MEANS", "GMM_STDS")),
+    }),
+    Family("process", "kind", "process",
+           ("alpha", "sigma", "prior_sample", "draw_time", "time_grid", "time_input"), traits={
+               "continuous_time": Trait("a continuous process", ("T_EPS", "drift", "diffusion")),
+               "discrete_time": Trait("a discrete process", ("N_STEPS", "alpha_bar")),
+           }),
+    Family("network", "kind", "networks", ("build_network",), ("data", "process", "parameterization"), traits={
+        "exact": Trait("an exact (analytic) score"),
+    }),
+    Family("parameterization", "kind", "parameterization", ("ScoreModel", "oracle_output"), ("process",),
+           scalar=True),
+    Family("objective", "kind", "objectives", ("loss_fn",), ("process", "parameterization")),
+    Family("predictor", "kind", "predictors", ("predictor",), ("process", "parameterization"), scalar=True),
+    Family("corrector", "kind", "correctors", ("corrector",), ("process", "parameterization")),
+    Family("sampler", "sampler", "samplers", ("sample",),
+           ("process", "parameterization", "predictor", "corrector")),
+)}
+
+
+@dataclass(frozen=True)
+class Component:
+    """Everything the compiler knows of one component besides its options' fields."""
+
+    family: str
+    kind: str
+    options: type  # the pydantic model; its method `lower(ctx)` gives the IR node
+    needs: dict[str, tuple[str, ...]]  # family -> traits the chosen component there must have
+    traits: tuple[str, ...]  # what this component provides
+    default_for: tuple[str, ...]  # the family's default where the process has one of these traits
+    default: bool  # the family's default everywhere
+    accepts_null: bool  # `key: null` in a spec chooses this component
+    template: str
+    module: str
+
+    @property
+    def fragment_names(self) -> tuple[str, ...]:
+        """The contract this component's fragment defines."""
+        family = FAMILIES[self.family]
+        return family.defines + tuple(n for t in self.traits for n in family.traits[t].names)
+
+
+_REGISTRY: dict[str, dict[str, Component]] = {name: {} for name in FAMILIES}
+
+
+def component(family: str, *, needs: dict[str, tuple[str, ...]] | None = None, traits: tuple[str, ...] = (),
+              default_for: tuple[str, ...] = (), default: bool = False, accepts_null: bool = False,
+              template: str | None = None) -> Callable[[type], type]:
+    """Class decorator registering an options model as a component of `family`."""
+    fam = FAMILIES[family]
+
+    def register(options: type) -> type:
+        kind = _tag_of(options, fam.tag)
+        for t in traits:
+            if t not in fam.traits:
+                raise TypeError(f"{options.__name__}: family {family} has no trait {t!r}")
+        for other, wanted in (needs or {}).items():
+            unknown = set(wanted) - set(FAMILIES[other].traits)
+            if unknown:
+                raise TypeError(f"{options.__name__}: family {other} has no trait {sorted(unknown)}")
+        if kind in _REGISTRY[family]:
+            raise TypeError(f"{family} '{kind}' is registered twice")
+        _REGISTRY[family][kind] = Component(
+            family=family, kind=kind, options=options, needs=dict(needs or {}), traits=tuple(traits),
+            default_for=tuple(default_for), default=default, accepts_null=accepts_null,
+            template=template or f"{fam.folder}/{kind}.py.j2", module=options.__module__,
+        )
+        return options
+
+    return register
+
+
+def _tag_of(options: type, tag: str) -> str:
+    annotation = options.model_fields[tag].annotation
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is not Literal or len(args) != 1:
+        raise TypeError(f"{options.__name__}.{tag} must be a Literal of one kind")
+    return args[0]
+
+
+_loaded: set[str] = set()
+
+
+def _load_family(family: str) -> None:
+    """Import every module of scorec/components/<family>/ once; each registers itself."""
+    if family in _loaded:
+        return
+    _loaded.add(family)
+    package = importlib.import_module(f"scorec.components.{family}")
+    for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+        importlib.import_module(info.name)
+
+
+def components(family: str) -> dict[str, Component]:
+    _load_family(family)
+    return _REGISTRY[family]
+
+
+def get(family: str, kind: str) -> Component:
+    return components(family)[kind]
+
+
+def all_components() -> list[Component]:
+    return [c for family in FAMILIES for c in components(family).values()]
+
+
+@dataclass(frozen=True)
+class FamilyField:
+    """Marks a spec field whose value is a component of `family` (read by fill_defaults)."""
+
+    family: str
+
+
+def union(family: str) -> Any:
+    """The spec type of a component of `family`: a discriminated union on the family's tag
+    (or, for a scalar family, a Literal of its kinds)."""
+    members = components(family)
+    fam = FAMILIES[family]
+    if fam.scalar:
+        return Annotated[Literal[tuple(sorted(members))], FamilyField(family)]
+    options = tuple(members[k].options for k in sorted(members))
+    inner = options[0] if len(options) == 1 else Union[options]
+    return Annotated[inner, Field(discriminator=fam.tag), FamilyField(family)]
+
+
+def default_kind(family: str, process_traits: tuple[str, ...] = ()) -> str | None:
+    """The kind a spec gets when it names none: the one made default for the process's
+    traits, else the family's default."""
+    members = components(family).values()
+    for c in members:
+        if set(c.default_for) & set(process_traits):
+            return c.kind
+    return next((c.kind for c in members if c.default), None)
+
+
+def null_kind(family: str) -> str | None:
+    return next((c.kind for c in components(family).values() if c.accepts_null), None)
+
+
+def fitting(family: str, needed: dict[str, tuple[str, ...]]) -> list[str]:
+    """Kinds of `family` that provide every trait in needed[family]."""
+    wanted = set(needed.get(family, ()))
+    return sorted(c.kind for c in components(family).values() if wanted <= set(c.traits))
+
+
+def satisfied_by(family: str, chosen: dict[str, Component]) -> list[str]:
+    """Kinds of `family` whose needs the chosen components meet."""
+    out = []
+    for c in components(family).values():
+        if all(set(traits) <= set(chosen[f].traits) for f, traits in c.needs.items() if f in chosen):
+            out.append(c.kind)
+    return sorted(out)
+
+
+def default_options(family: str) -> Any:
+    """The options of the family's default component, all its fields defaulted."""
+    kind = default_kind(family)
+    return get(family, kind).options(**{FAMILIES[family].tag: kind})

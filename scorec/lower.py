@@ -1,0 +1,136 @@
+"""Lowering: a validated Spec -> the IR.
+
+Passes run in order: compatibility (read from the chosen components' declared needs),
+then each component lowers itself to its own IR node, data first and sampler last, each
+seeing the nodes lowered before it. A pass that finds a mistake raises a SpecError
+located through the source map (the loaded Document).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Protocol
+
+from pydantic import BaseModel
+
+from .components import registry
+from .components.registry import Component, FamilyField
+from .diagnostics import Span, SpecError, SpecErrors
+from .ir import EvalIR, Node, ProgramIR, TrainIR
+from .messages import needs_error
+
+
+class SourceMap(Protocol):
+    def span_of(self, path: tuple, key: bool = False) -> Span: ...
+
+    def text_span(self, path: tuple) -> Span | None: ...
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a component's `lower(ctx)` sees: where it sits in the spec, and what came before."""
+
+    source: SourceMap
+    path: tuple  # of the component's section in the spec
+    lowered: dict[str, Node]  # the nodes lowered so far, by family
+    chosen: dict[str, Component]  # the top-level component of each family
+
+    @property
+    def data(self) -> Any:
+        return self.lowered["data"]
+
+    @property
+    def process(self) -> Any:
+        return self.lowered["process"]
+
+    def has(self, family: str, trait: str) -> bool:
+        return trait in self.chosen[family].traits
+
+    def span(self, *keys) -> Span:
+        return self.source.span_of(self.path + keys)
+
+    def text_span(self, *keys) -> Span | None:
+        return self.source.text_span(self.path + keys)
+
+    def error(self, key: str, message: str, hint: str | None = None) -> SpecError:
+        return SpecError(message, self.span(key), hint)
+
+    def lower_child(self, family: str, key: str, options: Any) -> Node:
+        """Lower a component nested in this one's options (a corrector inside a sampler)."""
+        return _lower_one(options, family, self, key)
+
+
+def _lower_one(options: Any, family: str, ctx: Context, key: str) -> Node:
+    comp = _component_of(family, options)
+    instance = comp.options(**{registry.FAMILIES[family].tag: options}) if isinstance(options, str) else options
+    return instance.lower(Context(ctx.source, ctx.path + (key,), ctx.lowered, ctx.chosen))
+
+
+def _component_of(family: str, options: Any) -> Component:
+    kind = options if isinstance(options, str) else getattr(options, registry.FAMILIES[family].tag)
+    return registry.get(family, kind)
+
+
+# Where each top-level family sits in the spec, in lowering order.
+SECTIONS: dict[str, tuple] = {
+    "data": ("data",),
+    "process": ("process",),
+    "network": ("model", "network"),
+    "parameterization": ("model", "parameterization"),
+    "objective": ("objective",),
+    "sampler": ("sample",),
+}
+
+
+def _at(spec: Any, path: tuple) -> Any:
+    for key in path:
+        spec = getattr(spec, key)
+    return spec
+
+
+def nested_components(options: Any, path: tuple) -> Iterator[tuple[tuple, str, Any]]:
+    """(path, family, options) of every component inside a component's options."""
+    if not isinstance(options, BaseModel):
+        return
+    for name, info in type(options).model_fields.items():
+        marker = next((m for m in info.metadata if isinstance(m, FamilyField)), None)
+        value = getattr(options, name)
+        if marker is not None:
+            yield path + (name,), marker.family, value
+            yield from nested_components(value, path + (name,))
+
+
+def check_needs(spec: Any, chosen: dict[str, Component], source: SourceMap) -> None:
+    """Every chosen component's declared needs against the components chosen beside it."""
+    errors = []
+    placed = [(SECTIONS[f], f, _at(spec, SECTIONS[f])) for f in SECTIONS]
+    placed += [n for p, _, opts in list(placed) for n in nested_components(opts, p)]
+    for path, family, options in placed:
+        comp = _component_of(family, options)
+        for other, traits in comp.needs.items():
+            missing = [t for t in traits if t not in chosen[other].traits]
+            if missing:
+                tag = () if registry.FAMILIES[family].scalar else (registry.FAMILIES[family].tag,)
+                errors.append(needs_error(comp, other, missing[0], chosen, source.span_of(path + tag)))
+    if errors:
+        raise SpecErrors(errors)
+
+
+def lower(spec: Any, source: SourceMap) -> ProgramIR:
+    """Run every lowering pass; the result is all the emitter needs."""
+    chosen = {f: _component_of(f, _at(spec, path)) for f, path in SECTIONS.items()}
+    check_needs(spec, chosen, source)
+    lowered: dict[str, Node] = {}
+    for family, path in SECTIONS.items():
+        ctx = Context(source, path[:-1], lowered, chosen)
+        lowered[family] = _lower_one(_at(spec, path), family, ctx, path[-1])
+    exact = "exact" in chosen["network"].traits
+    sampler = lowered["sampler"]
+    return ProgramIR(
+        name=spec.name,
+        seed=spec.seed,
+        train=None if exact else TrainIR(**spec.train.model_dump()),
+        eval=EvalIR(metrics=tuple(spec.eval.metrics), n_reference=spec.eval.n_reference or sampler.n),
+        **lowered,
+    )
+
