@@ -234,10 +234,9 @@ def emit(ir: ProgramIR) -> dict[str, str]:
     env = environment()
     view = view_model(ir)
     programs = ["common.py", "sample.py"] + (["train.py"] if ir.trains else [])
-    files = {name: tidy_python(env.get_template(name + ".j2").render(**view)) for name in programs}
+    files = {name: tidy_python(prune_imports(env.get_template(name + ".j2").render(**view))) for name in programs}
     for name in programs[1:]:
-        files[name] = explicit_imports(files[name], files["common.py"])
-    files = {name: tidy_python(prune_imports(text)) for name, text in files.items()}
+        files[name] = tidy_python(prune_imports(explicit_imports(files[name], files["common.py"])))
     lock = {
         "scorec_version": __version__,
         "spec_hash": view["spec_hash"],
