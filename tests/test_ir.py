@@ -204,6 +204,8 @@ NFE_CASES = {
     "ode-heun": (VP, "{sampler: ode, method: heun, steps: 3}", 3 * 2, True),
     "ode-rk4": (VP, "{sampler: ode, method: rk4, steps: 3}", 3 * 4, True),
     "ode-rk4-no-denoise": (VP, "{sampler: ode, method: rk4, steps: 2, denoise: false}", 2 * 4, False),
+    "langevin": (VP, "{sampler: langevin, steps: 6, step_size: 0.01}", 6, True),
+    "langevin-no-denoise": (VP, "{sampler: langevin, steps: 5, denoise: false}", 5, False),
     "ancestral": (DISCRETE, "{sampler: ancestral, steps: 5}", 5, False),
     "ancestral-all-steps": (DISCRETE, "{sampler: ancestral, steps: 20}", 20, False),
     "ddim": (DISCRETE, "{sampler: ddim, steps: 4}", 4, False),

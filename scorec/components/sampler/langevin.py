@@ -1,0 +1,31 @@
+"""Unadjusted Langevin dynamics at the data end of a continuous process (Roberts & Tweedie 1996)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from ...ir import SamplerNode
+from ..options import PositiveFloat
+from ..registry import component
+from .base import SamplerOptions
+
+
+@dataclass(frozen=True, kw_only=True)
+class LangevinNode(SamplerNode):
+    step_size: float  # eps in x <- x + eps s(x) + sqrt(2 eps) z
+
+
+@component("sampler", needs={"process": ("continuous_time",)})
+class LangevinSampler(SamplerOptions):
+    """x <- x + eps s(x, t_eps) + sqrt(2 eps) z, `steps` times; no Metropolis correction."""
+
+    sampler: Literal["langevin"]
+    step_size: PositiveFloat = Field(1e-3, description="eps; the chain's bias grows with it")
+
+    def lower(self, ctx) -> LangevinNode:
+        common = self.common(ctx, nfe=self.steps + self.denoise, final_denoise=self.denoise)
+        common["grid"] = f"t fixed at T_EPS = {ctx.process.constant('T_EPS'):g}, {self.steps} Langevin steps"
+        return LangevinNode(**common, step_size=self.step_size)
