@@ -92,8 +92,9 @@ def _source_line(sources: dict[str, str], span: Span) -> str | None:
 
 def _unsafe(ch: str) -> bool:
     """Characters a terminal would act on or hide: controls (tab aside), format
-    characters (bidi overrides, zero-width) and line/paragraph separators."""
-    return ch != "\t" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+    characters (bidi overrides, zero-width), line/paragraph separators, and the lone
+    surrogates that stand for undecodable bytes in command-line arguments."""
+    return ch != "\t" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs")
 
 
 def escape(text: str) -> str:
