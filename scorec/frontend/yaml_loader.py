@@ -20,7 +20,8 @@ from __future__ import annotations
 import bisect
 import os
 import re
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -387,28 +388,22 @@ class _Builder:
 
 
 def _raise(errors: list[SpecError]) -> None:
-    """Raise one error as SpecError, several as SpecErrors in source order."""
-    if not errors:
-        return
-    errors = _collapse_repeats(sorted(errors, key=lambda e: (e.span.line, e.span.col)))
-    raise errors[0] if len(errors) == 1 else SpecErrors(errors)
+    """Raise one error as SpecError, several as SpecErrors in source order.
 
-
-def _collapse_repeats(errors: list[SpecError]) -> list[SpecError]:
-    """Show one of many identical complaints (twenty aliases are one mistake), with a count."""
-    counts: dict[str, int] = {}
-    for e in errors:
-        counts[e.message] = counts.get(e.message, 0) + 1
-    out, shown = [], set()
-    for e in errors:
-        if e.message in shown:
-            continue
-        shown.add(e.message)
-        if counts[e.message] > 1:
-            note = f"{counts[e.message] - 1} more like it below"
-            e = SpecError(e.message, e.span, f"{e.hint}; {note}" if e.hint else note)
-        out.append(e)
-    return out
+    Identical complaints (twenty aliases are one mistake) show once, with a count.
+    """
+    counts = Counter(e.message for e in errors)
+    first: dict[str, SpecError] = {}
+    for e in sorted(errors, key=lambda e: (e.span.line, e.span.col)):
+        first.setdefault(e.message, e)
+    shown = []
+    for message, e in first.items():
+        if counts[message] > 1:
+            note = f"{counts[message] - 1} more like it below"
+            e = replace(e, hint=f"{e.hint}; {note}" if e.hint else note)
+        shown.append(e)
+    if shown:
+        raise shown[0] if len(shown) == 1 else SpecErrors(shown)
 
 
 # ---------------------------------------------------------------------------- loading
