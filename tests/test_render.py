@@ -41,6 +41,7 @@ def test_message_and_hint_quoting_user_text_are_escaped():
 def test_bidi_and_line_separators_are_escaped_tabs_kept():
     assert escape("a\u202eb\u2028c\u0085d\te") == "a\\u202eb\\u2028c\\x85d\te"
     assert escape("café ✓") == "café ✓"
+    assert escape("a\udcffb") == "a\\udcffb"  # an undecodable byte in a --set argument
 
 
 def test_caret_padding_keeps_tabs_so_it_lines_up_in_a_terminal():

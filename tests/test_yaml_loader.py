@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
@@ -451,8 +452,6 @@ def test_set_errors_are_located_in_the_override():
 
 
 def test_set_values_have_the_same_limits_as_files():
-    import time
-
     start = time.perf_counter()
     err = set_error("seed=" + "[" * 3000 + "]" * 3000)
     assert time.perf_counter() - start < 1.0
