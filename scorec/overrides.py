@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from .diagnostics import LINE_BREAK, Span, SpecError, SpecErrors
-from .frontend.yaml_loader import Document, describe, parse
+from .frontend.yaml_loader import Document, check_text, describe, parse
 from .spec import fill_defaults
 from .validate import TAG_FIELDS, model_at
 
@@ -63,6 +63,10 @@ def apply_override(doc: Document, override: str, index: int) -> Document:
     whole = Span(file, 1, 1, 1, max(2, len(override) + 1))
     if LINE_BREAK.search(override):
         raise SpecError("an override must be on one line", whole, _SET_HINT)
+    try:
+        check_text(override, file)  # the whole text: the path part is echoed in messages
+    except SpecError as exc:
+        raise _with_set_hint(exc) from None
     if "=" not in override:
         raise SpecError(f"override '{override}' has no '='", whole, _SET_HINT)
     path_text, value_text = override.split("=", 1)

@@ -457,6 +457,7 @@ def test_set_values_have_the_same_limits_as_files():
     assert time.perf_counter() - start < 1.0
     assert "nested more than 64" in err.message and err.span == Span("--set #1", 1, 6 + 64, 1, 7 + 64)
     assert "characters long" in set_error("name=" + "x" * 1_000_001).message
+    assert "characters long" in set_error("a" * 1_000_001 + "=1").message
     err = set_error("seed=0x" + "f" * 4000)
     assert err.message.startswith("integer too large") and err.span.col == 6
 

@@ -415,14 +415,20 @@ def parse(text: str, file: str, col_shift: int = 0) -> tuple[Any, Any, Document]
     The same limits hold for every such text, spec file or `--set` value; `col_shift`
     places a text that starts mid-line.
     """
-    where = _Text(text, file, col_shift)
-    where.check()
+    where = check_text(text, file, col_shift)
     node, errors = _compose(where)
     doc = Document(data={}, source=text, file=file)
     builder = _Builder(where, doc)
     value = None if node is None else builder.value(node, ())
     _raise(errors + builder.errors)
     return value, node, doc
+
+
+def check_text(text: str, file: str, col_shift: int = 0) -> _Text:
+    """Refuse a text too big or too deeply nested to parse (see _Text.check)."""
+    where = _Text(text, file, col_shift)
+    where.check()
+    return where
 
 
 _EMPTY_HINT = "a spec starts with `scorec: 1`"
