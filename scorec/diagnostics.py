@@ -14,6 +14,8 @@ and exits with status 2. No traceback ever reaches the user for a spec mistake.
 from __future__ import annotations
 
 import difflib
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -66,26 +68,61 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 
 MAX_SHOWN = 100  # characters of a source line shown under a diagnostic
 
+# Where a source line ends: YAML's line breaks, which the loader's line numbers count.
+# (str.splitlines also breaks at form feeds, U+0085, U+2028, ...: the caret would land
+# on the wrong line.)
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of a source text, as diagnostics number them."""
+    lines = LINE_BREAK.split(text)
+    return lines[:-1] if lines[-1] == "" else lines
+
 
 def _source_line(sources: dict[str, str], span: Span) -> str | None:
     text = sources.get(span.file)
     if text is None:
         return None
-    lines = text.splitlines()
+    lines = source_lines(text)
     if 1 <= span.line <= len(lines):
         return lines[span.line - 1]
     return None
 
 
+def _unsafe(ch: str) -> bool:
+    """Characters a terminal would act on or hide: controls (tab aside), format
+    characters (bidi overrides, zero-width), line/paragraph separators, and the lone
+    surrogates that stand for undecodable bytes in command-line arguments."""
+    return ch != "\t" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs")
+
+
+def escape(text: str) -> str:
+    """`text` with unsafe characters written as escapes, e.g. ESC as `\\x1b`."""
+    if text.isprintable():  # the common case, fast
+        return text
+    return "".join((f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") if _unsafe(c) else c
+                   for c in text)
+
+
+def _pad(text: str) -> str:
+    """Blanks as wide as `text`, keeping its tabs so the caret lines up under them."""
+    return "".join("\t" if c == "\t" else " " for c in text)
+
+
 def render(error: SpecError, sources: dict[str, str] | None = None) -> str:
-    """Render one error as `file:line:col: error: msg`, the source line, a caret, a hint."""
+    """Render one error as `file:line:col: error: msg`, the source line, a caret, a hint.
+
+    User text (the line, and messages quoting it) is shown with control characters
+    escaped: a comment holding a terminal escape sequence must not reach the terminal.
+    """
     sources = sources or {}
     out: list[str] = []
     span = error.span
     if span is None:
-        out.append(f"error: {error.message}")
+        out.append(f"error: {escape(error.message)}")
     else:
-        out.append(f"{span.file}:{span.line}:{span.col}: error: {error.message}")
+        out.append(f"{escape(span.file)}:{span.line}:{span.col}: error: {escape(error.message)}")
         line = _source_line(sources, span)
         if line is not None and len(line) > MAX_SHOWN:
             # show a window of a long line around the span, marked with ellipses
@@ -96,15 +133,20 @@ def render(error: SpecError, sources: dict[str, str] | None = None) -> str:
                         None if span.end_col is None else span.end_col - shift)
         if line is not None:
             gutter = f"{span.line:>4} | "
-            out.append(gutter + line.rstrip("\n"))
+            out.append(gutter + escape(line))
             if span.end_col is not None and (span.end_line in (None, span.line)):
                 width = max(1, span.end_col - span.col)
             else:
                 width = 1
             width = min(width, max(1, len(line) - span.col + 1))
-            out.append(" " * (len(gutter) - 2) + "| " + " " * (span.col - 1) + "^" * width)
+            before = line[:span.col - 1]
+            under = line[span.col - 1:span.col - 1 + width]
+            # past the end of the line, blanks and carets count characters as they are
+            pad = _pad(escape(before)) + " " * (span.col - 1 - len(before))
+            carets = len(escape(under)) + width - len(under)
+            out.append(" " * (len(gutter) - 2) + "| " + pad + "^" * carets)
     if error.hint:
-        out.append(f"  hint: {error.hint}")
+        out.append(f"  hint: {escape(error.hint)}")
     return "\n".join(out)
 
 

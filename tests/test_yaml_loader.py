@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
 from scorec.diagnostics import Span, SpecError, SpecErrors, render
-from scorec.frontend.yaml_loader import Document, apply_override, load_path, load_yaml
+from scorec.frontend.yaml_loader import Document, load_path, load_yaml
+from scorec.overrides import apply_override
 
 SPEC = """\
 scorec: 1
@@ -276,6 +278,64 @@ def test_deep_nesting_is_refused_quickly_and_shallow_nesting_loads():
     assert load_yaml("a: '" + "[" * 70 + "'\n", "s.yaml").data["a"] == "[" * 70
 
 
+def test_block_nesting_is_limited_too():
+    err = error_of("- " * 3000 + "x\n")
+    assert "nested more than 64" in err.message and err.span.line == 1
+    nested = "".join("  " * i + f"k{i}:\n" for i in range(70))
+    assert "nested more than 64" in error_of(nested).message
+    assert load_yaml("".join("  " * i + f"k{i}:\n" for i in range(60)), "s.yaml").data
+
+
+def test_size_limit():
+    err = error_of("a: '" + "x" * 1_000_000 + "'\n")
+    assert "characters long" in err.message and at(err) == (1, 1)
+
+
+@pytest.mark.parametrize("version", ["1.3", "1.1", "2.0", "1.99999999999999999999"])
+def test_yaml_versions_other_than_12_are_located_errors(version):
+    err = error_of(f"%YAML {version}\n---\na: 1\n")
+    assert err.message == f"invalid YAML: YAML version {version} is not supported"
+    assert at(err) == (1, 1) and "YAML 1.2" in err.hint
+
+
+def test_yaml_12_directive_and_tag_directive_are_fine():
+    assert load_yaml("%YAML 1.2\n---\na: 1\n", "s.yaml").data == {"a": 1}
+    assert load_yaml("%TAG !e! tag:example.com,2000:\n---\na: 1\n", "s.yaml").data == {"a": 1}
+
+
+@pytest.mark.parametrize("literal", ["0x" + "f" * 3400, "0o" + "7" * 4500, "9" * 4001, "-" + "1" * 5000])
+def test_huge_integers_are_located_errors(literal):
+    err = error_of(f"a: 1\nb: {literal}\n")
+    assert err.message.startswith("integer too large")
+    assert err.span == Span("s.yaml", 2, 4, 2, 4 + len(literal))
+
+
+def test_largest_integers_load():
+    assert load_yaml("a: " + "9" * 4000 + "\n", "s.yaml").data["a"] == 10**4000 - 1
+    assert load_yaml("a: 0x" + "f" * 100 + "\n", "s.yaml").data["a"] == 16**100 - 1
+
+
+@pytest.mark.parametrize("text, pos", [
+    ("a: 1\rb: x: y\r", (2, 5)),               # a bare CR is a YAML line break
+    ("a: 1\r\nb: x: y\r\n", (2, 5)),
+    ("a: 1\nb: 2 # \x0c\n", (2, 8)),          # str.splitlines would break here
+    ("a: \ufeff1\nb: x: y\n", (2, 5)),
+])
+def test_lines_are_counted_as_the_diagnostics_show_them(text, pos):
+    err = error_of(text)
+    assert at(err) == pos
+    shown = render(err, {"s.yaml": text}).splitlines()[1]
+    assert shown.startswith(f"   {pos[0]} | ")
+
+
+@pytest.mark.parametrize("sep", ["\x85", "\u2028", "\u2029"])
+def test_yaml_11_line_separators_are_refused_where_written(sep):
+    # ruamel would break the line there, parsing the rest of a comment as YAML
+    err = error_of(f"a: 1\nb: 2 # note{sep} c: d\n")
+    assert err.message == f"invalid YAML: unacceptable character U+{ord(sep):04X}"
+    assert err.span == Span("s.yaml", 2, 12, 2, 13)
+
+
 def test_render_shows_source_line_and_caret():
     text = "a: 1\na: 2\n"
     out = render(error_of(text), {"s.yaml": text})
@@ -389,6 +449,22 @@ def test_set_errors_are_located_in_the_override():
     assert "anchors" in err.message and err.span.col == 10
     err = set_error("train.lr=- 1")
     assert err.span.col == 10
+
+
+def test_set_values_have_the_same_limits_as_files():
+    start = time.perf_counter()
+    err = set_error("seed=" + "[" * 3000 + "]" * 3000)
+    assert time.perf_counter() - start < 1.0
+    assert "nested more than 64" in err.message and err.span == Span("--set #1", 1, 6 + 64, 1, 7 + 64)
+    assert "characters long" in set_error("name=" + "x" * 1_000_001).message
+    assert "characters long" in set_error("a" * 1_000_001 + "=1").message
+    err = set_error("seed=0x" + "f" * 4000)
+    assert err.message.startswith("integer too large") and err.span.col == 6
+
+
+@pytest.mark.parametrize("override", ["a=x\ry", "a=x\r\ny"])
+def test_set_on_one_line_means_no_yaml_line_break(override):
+    assert "one line" in set_error(override).message
 
 
 def test_set_error_renders_with_override_text():

@@ -1,32 +1,38 @@
 """Load a YAML spec into plain Python data plus a source map.
 
-Specs are user-written files, so the loader is deliberately small and strict:
+Specs are user-written files, so the loader is small and strict. ruamel.yaml composes
+the node graph; this module only walks it:
 
-* It reads ruamel.yaml's *event stream* and builds the data itself. Nothing is ever
-  constructed from a tag, and anchors/aliases are refused when their event is seen,
-  before any node could be shared or expanded (no billion-laughs blow-up).
-* Scalars are resolved with the YAML 1.2 core schema by this module, so `1e-4` is a
-  float and `yes`/`on` stay strings, whatever ruamel's resolver thinks.
-* Every mapping key and value gets a :class:`Span`, so later stages (schema, lowering)
-  can point at the exact place in the file.
+* A composer subclass notes tags, anchors and aliases where they are written and never
+  looks an alias up, so nothing is shared or expanded (no billion-laughs blow-up).
+* Plain scalars are resolved with the YAML 1.2 core schema (:func:`resolve_plain`):
+  `1e-4` is a float, `yes`/`on` stay strings. ruamel's 1.2 resolver differs (`1_000`).
+* Every mapping key and value gets a :class:`Span`, computed from the character index
+  of ruamel's marks with the same line breaks the diagnostics use to show a line.
 * Every problem becomes a :class:`SpecError`; no ruamel exception escapes.
 
-`apply_override` implements `--set section.field=value` on a loaded document, keeping
-spans that point into the override text.
+`--set` overrides live in :mod:`scorec.overrides`; they parse their values with
+:func:`parse`, under the same limits.
 """
 
 from __future__ import annotations
 
-import copy
+import bisect
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator
+from typing import Any
 
-from ..diagnostics import Span, SpecError, SpecErrors
+from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scanner import Scanner, ScannerError
 
-
-_SET_HINT = "the form is `--set section.field=value`, e.g. `--set sample.steps=50`"
+from ..diagnostics import LINE_BREAK, Span, SpecError, SpecErrors
 
 
 @dataclass
@@ -89,21 +95,31 @@ _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
 _NAN = re.compile(r"\.(nan|NaN|NAN)")
 
+# Python refuses to turn integers of more than 4300 digits into text (or back), so a
+# bigger one would crash the first message or JSON file that shows it.
+MAX_INT_DIGITS = 4000
+_MAX_INT = 10**MAX_INT_DIGITS
+
 
 def resolve_plain(text: str) -> Any:
-    """Value of a plain (unquoted) scalar under the YAML 1.2 core schema."""
+    """Value of a plain (unquoted) scalar under the YAML 1.2 core schema.
+
+    Raises ValueError for an integer of more than MAX_INT_DIGITS decimal digits.
+    """
     if _NULL.fullmatch(text):
         return None
     if _TRUE.fullmatch(text):
         return True
     if _FALSE.fullmatch(text):
         return False
-    if _INT10.fullmatch(text):
-        return int(text) if len(text) < 4000 else float(text)  # int() refuses huge digit strings
-    if _INT8.fullmatch(text):
-        return int(text[2:], 8)
-    if _INT16.fullmatch(text):
-        return int(text[2:], 16)
+    for pattern, base, skip in ((_INT10, 10, 0), (_INT8, 8, 2), (_INT16, 16, 2)):
+        if pattern.fullmatch(text):
+            if base == 10 and len(text.lstrip("+-")) > MAX_INT_DIGITS:
+                raise ValueError("integer too large")
+            value = int(text[skip:], base)  # bases 8 and 16 convert in linear time
+            if abs(value) >= _MAX_INT:
+                raise ValueError("integer too large")
+            return value
     if _FLOAT.fullmatch(text):
         return float(text)
     if _INF.fullmatch(text):
@@ -113,7 +129,7 @@ def resolve_plain(text: str) -> Any:
     return text
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     """How a YAML value reads to a user, for messages."""
     if value is None:
         return "null"
@@ -128,329 +144,292 @@ def _describe(value: Any) -> str:
     return "a string"
 
 
-# ---------------------------------------------------------------------------- decoding
+# ---------------------------------------------------------------------------- positions
+
+MAX_TEXT_CHARS = 1_000_000
+MAX_DEPTH = 64
+_SEPARATOR = re.compile("[\x85\u2028\u2029]")
+_TOKEN = re.compile(r"[^\s,\[\]{}]*")  # a tag, anchor or alias ends at a blank or flow indicator
 
 
-def _decode(raw: bytes, file: str) -> str:
-    """UTF-8 decode, locating the first bad byte by line and column."""
+class _Text:
+    """One text a user handed in, turning character indexes into Spans.
+
+    Lines end at \\n, \\r\\n or \\r, as in YAML 1.2 and in the diagnostics that show
+    them; `col_shift` places a text that starts mid-line (a `--set` value).
+    """
+
+    def __init__(self, text: str, file: str, col_shift: int = 0):
+        self.text, self.file, self.col_shift = text, file, col_shift
+        self.starts = [0] + [m.end() for m in LINE_BREAK.finditer(text)]
+
+    def position(self, index: int) -> tuple[int, int]:
+        """1-based (line, col) of a character index."""
+        line = bisect.bisect_right(self.starts, index)
+        return line, index - self.starts[line - 1] + 1
+
+    def span(self, start: int, end: int | None = None) -> Span:
+        """Span from index `start`; to `end` (exclusive) where it is on the same line."""
+        line, col = self.position(start)
+        shift = self.col_shift if line == 1 else 0
+        if end is not None and end > start and self.position(end)[0] == line:
+            return Span(self.file, line, col + shift, line, col + end - start + shift)
+        return Span(self.file, line, col + shift)
+
+    def node_span(self, node: Any) -> Span:
+        """A scalar's whole text; a collection's first character (`[`) or start."""
+        if isinstance(node, ScalarNode):
+            return self.span(node.start_mark.index, node.end_mark.index)
+        start = node.start_mark.index
+        return self.span(start, start + 1 if node.flow_style else None)
+
+    def token_span(self, mark: Any, sigil: str) -> Span:
+        """Span of the `!tag`, `&anchor` or `*alias` token, searched from the node's start."""
+        start = self.text.find(sigil, mark.index)
+        if start < 0 or LINE_BREAK.search(self.text, mark.index, start):
+            return self.span(mark.index)
+        return self.span(start, _TOKEN.match(self.text, start).end())
+
+    def check(self) -> None:
+        """Refuse, before parsing, what ruamel would misread or choke on.
+
+        Huge texts and deep flow nesting: ruamel's scanner slows down quadratically
+        with open brackets. (Block nesting, and brackets this quick scan misses, are
+        caught by the composer's max_depth.) U+0085, U+2028, U+2029: ruamel breaks
+        lines there as YAML 1.1 did, so text after one in a comment would be parsed.
+        """
+        if len(self.text) > MAX_TEXT_CHARS:
+            raise SpecError(f"{self.file} is {len(self.text):,} characters long; the limit is "
+                            f"{MAX_TEXT_CHARS:,}", Span(self.file, 1, 1),
+                            "a spec is a short file; keep data in data files")
+        separator = _SEPARATOR.search(self.text)
+        if separator:
+            raise SpecError(f"invalid YAML: unacceptable character U+{ord(separator[0]):04X}",
+                            self.span(separator.start(), separator.end()),
+                            "an invisible line separator; remove it (YAML 1.2 lines end at newlines)")
+        depth, quote = 0, None
+        for i, ch in enumerate(self.text):
+            if quote:
+                if ch == quote or (quote == "\n" and ch == "\r"):
+                    quote = None
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "#":
+                quote = "\n"  # a comment runs to the end of the line
+            elif ch in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _too_deep(self.span(i, i + 1))
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+
+
+def _too_deep(span: Span) -> SpecError:
+    return SpecError(f"nested more than {MAX_DEPTH} levels deep", span,
+                     "a spec needs a few levels at most")
+
+
+# ---------------------------------------------------------------------------- composing
+
+
+class _Scanner(Scanner):
+    """Refuses `%YAML` versions other than 1.2 where written (ruamel asserts on 1.3)."""
+
+    def scan_directive(self) -> Any:
+        token = super().scan_directive()
+        if token.name == "YAML" and tuple(token.value) != (1, 2):
+            version = ".".join(map(str, token.value))
+            raise ScannerError(None, None, f"YAML version {version} is not supported",
+                               token.start_mark, note="specs are YAML 1.2; remove the `%YAML` line")
+        return token
+
+
+class _Composer(Composer):
+    """ruamel's composer, noting tags, anchors and aliases instead of honouring them."""
+
+    def __init__(self, loader: Any = None):
+        super().__init__(loader)
+        self.warn_double_anchors = False  # every anchor is refused anyway
+        self.refused: list[tuple[str, Any]] = []  # (sigil, mark of the node)
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):  # never looked up: a null stands in
+            self.parser.get_event()
+            self.refused.append(("*", event.start_mark))
+            return ScalarNode(None, "", event.start_mark, event.end_mark)
+        if event.tag is not None:
+            self.refused.append(("!", event.start_mark))
+        if event.anchor is not None:
+            self.refused.append(("&", event.start_mark))
+        return super().compose_node(parent, index)
+
+
+# What a spec may not hold, by the sigil that writes it: (message, hint).
+_REFUSED = {
+    "!": ("tags are not allowed in specs", "remove the tag; values are typed by the spec schema"),
+    "&": ("anchors and aliases are not allowed in specs", "write the value out in full"),
+}
+_REFUSED["*"] = _REFUSED["&"]
+
+
+def _compose(where: _Text) -> tuple[Any, list[SpecError]]:
+    """The root node (None for an empty stream) and errors for refused tags, anchors, aliases."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Scanner, yaml.Composer = _Scanner, _Composer
+    yaml.max_depth = MAX_DEPTH + 2  # the root and the leaf scalar are not nesting
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        line_start = before.rfind(b"\n") + 1
-        col = len(before[line_start:].decode("utf-8", errors="replace")) + 1
-        if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            col -= 1  # the BOM is not a column
-        raise SpecError(
-            "file is not valid UTF-8",
-            Span(file, line, col, line, col + 1),
-            f"byte 0x{raw[exc.start]:02x} cannot start or continue a UTF-8 character; "
-            "save the spec as UTF-8",
-        ) from None
-
-
-def _position(text: str, index: int) -> tuple[int, int]:
-    """1-based (line, col) of a character index."""
-    index = max(0, min(index, len(text)))
-    line = text.count("\n", 0, index) + 1
-    col = index - (text.rfind("\n", 0, index) + 1) + 1
-    return line, col
-
-
-# ---------------------------------------------------------------------------- events
-
-
-def _events(text: str, file: str, where: "_Marks") -> Iterator[Any]:
-    """ruamel.yaml parse events for `text`, with every ruamel error made a SpecError."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-    from ruamel.yaml.reader import ReaderError
-
-    try:
-        yield from YAML(typ="safe", pure=True).parse(text)
+        node = yaml.compose(where.text)
+    except MaxDepthExceededError as exc:
+        raise _too_deep(where.span(exc.problem_mark.index)) from None
+    except ComposerError as exc:  # the only one left: aliases are never looked up
+        raise SpecError("a spec file holds one YAML document, found a second one",
+                        where.span(exc.problem_mark.index),
+                        "remove the `---` separator and everything after it, or split the file",
+                        ) from None
     except MarkedYAMLError as exc:
-        raise _syntax_error(exc, text, where) from None
+        raise _syntax_error(exc, where) from None
     except ReaderError as exc:
-        line, col = _position(text, exc.position)
-        char = exc.character if isinstance(exc.character, int) else 0
-        raise SpecError(
-            f"invalid YAML: unacceptable character U+{char:04X}",
-            where.at_line_col(line, col),
-            "remove the control character",
-        ) from None
+        raise SpecError(f"invalid YAML: unacceptable character U+{exc.character:04X}",
+                        where.span(exc.position), "remove the control character") from None
     except YAMLError as exc:  # unmarked ruamel errors: still no traceback
-        raise SpecError(f"invalid YAML: {_first_line(str(exc))}", where.at_line_col(1, 1)) from None
-    except RecursionError:
-        raise SpecError("invalid YAML: nested too deeply", where.at_line_col(1, 1)) from None
+        lines = str(exc).strip().splitlines() or ["syntax error"]
+        raise SpecError(f"invalid YAML: {lines[0]}", where.span(0)) from None
+    return node, [SpecError(_REFUSED[sigil][0], where.token_span(mark, sigil), _REFUSED[sigil][1])
+                  for sigil, mark in yaml.composer.refused]
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "syntax error"
-
-
-def _syntax_error(exc: Any, text: str, where: "_Marks") -> SpecError:
+def _syntax_error(exc: MarkedYAMLError, where: _Text) -> SpecError:
     """A readable, located message from ruamel's (problem, problem_mark, context)."""
     problem = exc.problem or exc.context or "syntax error"
     mark = exc.problem_mark or exc.context_mark
-    if mark is None:
-        span = where.at_line_col(1, 1)
-    elif mark.index >= len(text.rstrip()):  # "end of stream": point after the last text
-        span = where.at_line_col(*_position(text, len(text.rstrip())))
-    else:
-        span = where.mark(mark)
-    hint = None
+    # "end of stream" points after the last text
+    span = where.span(min(mark.index, len(where.text.rstrip())) if mark else 0)
+    hint = exc.note  # set by _Scanner; ruamel leaves it empty
     if exc.context and exc.context_mark is not None and exc.problem:
-        hint = f"{exc.context} started on line {where.mark(exc.context_mark).line}"
+        hint = f"{exc.context} started on line {where.position(exc.context_mark.index)[0]}"
     if "\t" in problem or "\\t" in problem or "tab" in problem.lower():
         hint = "YAML indentation must use spaces, not tabs"
     return SpecError(f"invalid YAML: {problem}", span, hint)
 
 
-@dataclass
-class _Marks:
-    """Turns ruamel marks (0-based) into Spans; `col_shift` places a value inside `--set` text."""
-
-    file: str
-    col_shift: int = 0
-
-    def at_line_col(self, line: int, col: int, end_col: int | None = None) -> Span:
-        shift = self.col_shift if line == 1 else 0
-        end = end_col + shift if end_col is not None else None
-        return Span(self.file, line, col + shift, line if end else None, end)
-
-    def mark(self, mark: Any) -> Span:
-        return self.at_line_col(mark.line + 1, mark.column + 1)
-
-    def node(self, start: Any, end: Any) -> Span:
-        """Start of a node; its end column too where it ends on the same line."""
-        if end is not None and end.line == start.line and end.column > start.column:
-            return self.at_line_col(start.line + 1, start.column + 1, end.column + 1)
-        return self.mark(start)
-
-
 # ---------------------------------------------------------------------------- building
 
-_DISCARD = object()  # placeholder key for a mapping entry whose key was rejected
-
-
-@dataclass
-class _Frame:
-    """A mapping or sequence being built."""
-
-    value: Any  # dict or list
-    path: tuple | None  # None: inside a rejected key, nothing is recorded
-    start_span: Span
-    key: Any = None  # pending key of a mapping: None (expecting a key), str or _DISCARD
-    key_is_pending: bool = False
-    first_line: dict = field(default_factory=dict)  # key -> line of its first occurrence
+_DISCARD = object()  # a mapping key that was refused: its entry is left out
 
 
 class _Builder:
-    """Builds plain data and spans from one YAML node's events (iteratively: no recursion)."""
+    """Plain data and spans from a composed node graph."""
 
-    def __init__(self, text: str, marks: _Marks, doc: Document):
-        self.text = text
-        self.marks = marks
+    def __init__(self, where: _Text, doc: Document):
+        self.where = where
         self.doc = doc
         self.errors: list[SpecError] = []
 
-    def build(self, events: Iterator[Any], first: Any) -> Any:
-        """Consume the events of the node starting with `first`; return its value."""
-        from ruamel.yaml.events import (
-            AliasEvent,
-            CollectionEndEvent,
-            MappingStartEvent,
-            ScalarEvent,
-            SequenceStartEvent,
-        )
+    def value(self, node: Any, path: tuple | None) -> Any:
+        """The data of `node`; spans recorded under `path` (None: inside a key or a refused entry)."""
+        span = self.where.node_span(node)
+        if path is not None:
+            self.doc.value_spans[path] = span
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, span, path)
+        if isinstance(node, SequenceNode):
+            return [self.value(item, None if path is None else path + (i,)) for i, item in enumerate(node.value)]
+        mapping: dict = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node, first_line, path)
+            child = None if path is None or key is _DISCARD else path + (key,)
+            value = self.value(value_node, child)
+            if key is not _DISCARD:
+                mapping[key] = value
+        return mapping
 
-        stack: list[_Frame] = []
-        event = first
-        while True:
-            self._check_node_properties(event, AliasEvent)
-            if isinstance(event, CollectionEndEvent):
-                frame = stack.pop()
-                done = (frame.value, frame.start_span, None)
-            elif isinstance(event, (MappingStartEvent, SequenceStartEvent)):
-                path = self._child_path(stack)
-                span = self.marks.node(event.start_mark, event.end_mark)
-                self._record_value(path, span)
-                empty: Any = {} if isinstance(event, MappingStartEvent) else []
-                stack.append(_Frame(empty, path, span))
-                event = next(events)
-                continue
-            else:  # scalar or (rejected) alias
-                done = self._scalar(event) if isinstance(event, ScalarEvent) else (
-                    None, self.marks.node(event.start_mark, event.end_mark), None)
-            if not stack:
-                if not isinstance(done[0], (dict, list)):
-                    self._record_value((), done[1], done[2])
-                return done[0]
-            self._attach(stack, *done)
-            event = next(events)
+    def _scalar(self, node: Any, span: Span, path: tuple | None) -> Any:
+        if node.style is not None:
+            value = node.value
+        else:
+            try:
+                value = resolve_plain(node.value)
+            except ValueError:
+                self.errors.append(SpecError(
+                    f"integer too large: over {MAX_INT_DIGITS} decimal digits", span,
+                    "write a float such as 1e300 for a huge number"))
+                return node.value
+        # where the content is the raw text, columns inside the string are the file's
+        offset = {None: 0, "'": 1, '"': 1}.get(node.style)
+        if path is not None and isinstance(value, str) and offset is not None and span.end_col is not None:
+            start, end = node.start_mark.index + offset, node.end_mark.index - offset
+            if self.where.text[start:end] == value:
+                self.doc.text_offsets[path] = offset
+        return value
 
-    # -- node checks
-
-    def _check_node_properties(self, event: Any, alias_type: type) -> None:
-        """Tags, anchors and aliases are refused where they are written."""
-        if isinstance(event, alias_type):
-            self.errors.append(SpecError(
-                "anchors and aliases are not allowed in specs",
-                self.marks.node(event.start_mark, event.end_mark),
-                "write the value out in full",
-            ))
-            return
-        if getattr(event, "tag", None) is not None:
-            self.errors.append(SpecError(
-                "tags are not allowed in specs",
-                self._token_span(event.start_mark, "!"),
-                "remove the tag; values are typed by the spec schema",
-            ))
-        if getattr(event, "anchor", None) is not None:
-            self.errors.append(SpecError(
-                "anchors and aliases are not allowed in specs",
-                self._token_span(event.start_mark, "&"),
-                "write the value out in full",
-            ))
-
-    def _token_span(self, mark: Any, sigil: str) -> Span:
-        """Span of the `!tag` or `&anchor` token, searched from the node's start."""
-        start = self.text.find(sigil, mark.index)
-        line_end = self.text.find("\n", mark.index)
-        if start < 0 or (line_end >= 0 and start > line_end):
-            return self.marks.mark(mark)
-        end = start
-        while end < len(self.text) and not self.text[end].isspace():
-            end += 1
-        line, col = _position(self.text, start)
-        return self.marks.at_line_col(line, col, col + (end - start))
-
-    def _raw(self, span: Span) -> str:
-        """The source text under a single-line span (undoing a `--set` column shift)."""
-        lines = self.text.splitlines()
-        if span.line > len(lines):
-            return ""
-        shift = self.marks.col_shift if span.line == 1 else 0
-        start = span.col - 1 - shift
-        end = (span.end_col or span.col + 1) - 1 - shift
-        return lines[span.line - 1][start:end]
-
-    # -- scalars
-
-    def _scalar(self, event: Any) -> tuple[Any, Span, int | None]:
-        """(value, span, text offset) of a scalar event."""
-        span = self.marks.node(event.start_mark, event.end_mark)
-        plain = event.style is None and getattr(event, "tag", None) is None
-        value = resolve_plain(event.value) if plain else event.value
-        offset = self._text_offset(event, value)
-        return value, span, offset
-
-    def _text_offset(self, event: Any, value: Any) -> int | None:
-        """Columns from the scalar's start to its content, when the raw text is the content."""
-        if not isinstance(value, str) or event.start_mark.line != event.end_mark.line:
-            return None
-        if getattr(event, "tag", None) is not None or getattr(event, "anchor", None) is not None:
-            return None
-        offset = {None: 0, "'": 1, '"': 1}.get(event.style)
-        if offset is None:
-            return None
-        raw = self.text[event.start_mark.index + offset: event.end_mark.index - offset]
-        return offset if raw == value else None
-
-    # -- structure
-
-    @staticmethod
-    def _child_path(stack: list[_Frame]) -> tuple | None:
-        """Path of the node about to start (None inside a key or a rejected entry)."""
-        if not stack:
-            return ()
-        top = stack[-1]
-        if top.path is None:
-            return None
-        if isinstance(top.value, list):
-            return top.path + (len(top.value),)
-        if not top.key_is_pending or top.key is _DISCARD:
-            return None  # a key node, or the value of a rejected key
-        return top.path + (top.key,)
-
-    def _record_value(self, path: tuple | None, span: Span, offset: int | None = None) -> None:
-        if path is None:
-            return
-        self.doc.value_spans[path] = span
-        if offset is not None:
-            self.doc.text_offsets[path] = offset
-
-    def _attach(self, stack: list[_Frame], value: Any, span: Span, offset: int | None) -> None:
-        """Put a finished node into its parent: a list item, a mapping key or a value."""
-        top = stack[-1]
-        scalar = not isinstance(value, (dict, list))  # collections recorded at their start
-        if isinstance(top.value, list):
-            if top.path is not None and scalar:
-                self._record_value(top.path + (len(top.value),), span, offset)
-            top.value.append(value)
-            return
-        if not top.key_is_pending:
-            top.key = self._check_key(top, value, span)
-            top.key_is_pending = True
-            return
-        if top.key is not _DISCARD:
-            if top.path is not None and scalar:
-                self._record_value(top.path + (top.key,), span, offset)
-            top.value[top.key] = value
-        top.key, top.key_is_pending = None, False
-
-    def _check_key(self, frame: _Frame, key: Any, span: Span) -> Any:
+    def _key(self, node: Any, first_line: dict[str, int], path: tuple | None) -> Any:
         """A valid, new string key, or _DISCARD after recording why not."""
+        key = self.value(node, None)
+        span = self.where.node_span(node)
         if not isinstance(key, str):
-            shown = "" if key is None or isinstance(key, (dict, list)) else f" {key!r}"
+            scalar = not isinstance(key, (dict, list)) and key is not None
+            raw = self.where.text[node.start_mark.index: node.end_mark.index]
             self.errors.append(SpecError(
-                f"mapping keys must be strings, not {_describe(key)}{shown}",
+                f"mapping keys must be strings, not {describe(key)}" + (f" {key!r}" if scalar else ""),
                 span,
-                f"quote the key if it is meant as text: '{self._raw(span)}':"
-                if not isinstance(key, (dict, list)) and key is not None else None,
+                f"quote the key if it is meant as text: '{raw}':" if scalar else None,
             ))
             return _DISCARD
-        if key in frame.first_line:
-            self.errors.append(SpecError(
-                f"duplicate key '{key}'",
-                span,
-                f"'{key}' is first defined on line {frame.first_line[key]}",
-            ))
+        if key in first_line:
+            self.errors.append(SpecError(f"duplicate key '{key}'", span,
+                                         f"'{key}' is first defined on line {first_line[key]}"))
             return _DISCARD
-        frame.first_line[key] = span.line
-        if frame.path is not None:
-            self.doc.key_spans[frame.path + (key,)] = span
+        first_line[key] = span.line
+        if path is not None:
+            self.doc.key_spans[path + (key,)] = span
         return key
 
 
 def _raise(errors: list[SpecError]) -> None:
-    """Raise one error as SpecError, several as SpecErrors in source order."""
-    if not errors:
-        return
-    errors = _collapse_repeats(sorted(errors, key=lambda e: (e.span.line, e.span.col) if e.span else (0, 0)))
-    raise errors[0] if len(errors) == 1 else SpecErrors(errors)
+    """Raise one error as SpecError, several as SpecErrors in source order.
 
-
-def _collapse_repeats(errors: list[SpecError]) -> list[SpecError]:
-    """Show one of many identical complaints (twenty aliases are one mistake), with a count."""
-    counts: dict[str, int] = {}
-    for e in errors:
-        counts[e.message] = counts.get(e.message, 0) + 1
-    out, shown = [], set()
-    for e in errors:
-        if e.message in shown:
-            continue
-        shown.add(e.message)
-        if counts[e.message] > 1:
-            more = counts[e.message] - 1
-            note = f"{more} more like it below"
-            e = SpecError(e.message, e.span, f"{e.hint}; {note}" if e.hint else note)
-        out.append(e)
-    return out
+    Identical complaints (twenty aliases are one mistake) show once, with a count.
+    """
+    counts = Counter(e.message for e in errors)
+    first: dict[str, SpecError] = {}
+    for e in sorted(errors, key=lambda e: (e.span.line, e.span.col)):
+        first.setdefault(e.message, e)
+    shown = []
+    for message, e in first.items():
+        if counts[message] > 1:
+            note = f"{counts[message] - 1} more like it below"
+            e = replace(e, hint=f"{e.hint}; {note}" if e.hint else note)
+        shown.append(e)
+    if shown:
+        raise shown[0] if len(shown) == 1 else SpecErrors(shown)
 
 
 # ---------------------------------------------------------------------------- loading
+
+
+def parse(text: str, file: str, col_shift: int = 0) -> tuple[Any, Any, Document]:
+    """(root value, root node or None when empty, spans) of one YAML text a user wrote.
+
+    The same limits hold for every such text, spec file or `--set` value; `col_shift`
+    places a text that starts mid-line.
+    """
+    where = check_text(text, file, col_shift)
+    node, errors = _compose(where)
+    doc = Document(data={}, source=text, file=file)
+    builder = _Builder(where, doc)
+    value = None if node is None else builder.value(node, ())
+    _raise(errors + builder.errors)
+    return value, node, doc
+
+
+def check_text(text: str, file: str, col_shift: int = 0) -> _Text:
+    """Refuse a text too big or too deeply nested to parse (see _Text.check)."""
+    where = _Text(text, file, col_shift)
+    where.check()
+    return where
+
 
 _EMPTY_HINT = "a spec starts with `scorec: 1`"
 
@@ -459,79 +438,32 @@ def load_yaml(text: str | bytes, file: str) -> Document:
     """Parse a spec's text into a :class:`Document` (raises SpecError / SpecErrors)."""
     if isinstance(text, bytes):
         text = _decode(text, file)
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    _check_size(text, file)
-    doc = Document(data={}, source=text, file=file)
-    marks = _Marks(file)
-    builder = _Builder(text, marks, doc)
-    root, root_event = _single_document(_events(text, file, marks), builder, marks)
-    _raise(builder.errors)
-    if root_event is None or (root is None and getattr(root_event, "value", None) == "" and root_event.style is None):
+    value, node, doc = parse(text.removeprefix("\ufeff"), file)
+    if node is None or (isinstance(node, ScalarNode) and node.value == "" and node.style is None):
         raise SpecError("the spec is empty", Span(file, 1, 1), _EMPTY_HINT)
-    if not isinstance(root, dict):
+    if not isinstance(value, dict):
         raise SpecError(
-            f"a spec must be a mapping of sections, not {_describe(root)}",
-            marks.node(root_event.start_mark, root_event.end_mark),
+            f"a spec must be a mapping of sections, not {describe(value)}",
+            doc.value_spans[()],
             _EMPTY_HINT + ", followed by sections such as `process:` and `sample:`",
         )
-    doc.data = root
+    doc.data = value
     return doc
 
 
-MAX_SPEC_CHARS = 1_000_000
-MAX_FLOW_DEPTH = 64
-
-
-def _check_size(text: str, file: str) -> None:
-    """Refuse huge files and deep flow nesting up front: ruamel's parser is quadratic in depth."""
-    if len(text) > MAX_SPEC_CHARS:
-        raise SpecError(f"the spec is {len(text):,} characters long; the limit is {MAX_SPEC_CHARS:,}",
-                        Span(file, 1, 1), "a spec is a short file; keep data in data files")
-    depth, quote, line, col = 0, None, 1, 0
-    for ch in text:
-        col += 1
-        if ch == "\n":
-            line, col = line + 1, 0
-            if quote is None:
-                continue
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#":
-            quote = "\n"  # a comment runs to the end of the line
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_FLOW_DEPTH:
-                raise SpecError(f"brackets nested more than {MAX_FLOW_DEPTH} deep",
-                                Span(file, line, col, line, col + 1),
-                                "a spec needs a few levels at most")
-        elif ch in "]}":
-            depth = max(0, depth - 1)
-
-
-def _single_document(events: Iterator[Any], builder: _Builder, marks: _Marks) -> tuple[Any, Any]:
-    """(root value, root's first event) of the only document; a second one is an error."""
-    from ruamel.yaml.events import DocumentStartEvent, NodeEvent, StreamEndEvent
-
-    root, root_event, seen_document = None, None, False
-    for event in events:
-        if isinstance(event, DocumentStartEvent):
-            if seen_document:
-                raise SpecError(
-                    "a spec file holds one YAML document, found a second one",
-                    marks.mark(event.start_mark),
-                    "remove the `---` separator and everything after it, or split the file",
-                )
-            seen_document = True
-        elif isinstance(event, NodeEvent) and root_event is None:
-            root_event = event
-            root = builder.build(events, event)
-        elif isinstance(event, StreamEndEvent):
-            break
-    return root, root_event
+def _decode(raw: bytes, file: str) -> str:
+    """UTF-8 decode, locating the first bad byte by line and column."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start].decode("utf-8").removeprefix("\ufeff")
+        line, col = _Text(before, file).position(len(before))
+        raise SpecError(
+            "file is not valid UTF-8",
+            Span(file, line, col, line, col + 1),
+            f"byte 0x{raw[exc.start]:02x} cannot start or continue a UTF-8 character; "
+            "save the spec as UTF-8",
+        ) from None
 
 
 def load_path(path: str | os.PathLike) -> Document:
@@ -543,133 +475,3 @@ def load_path(path: str | os.PathLike) -> Document:
     except OSError as exc:
         raise SpecError(f"cannot read spec file '{name}': {exc.strerror or exc}") from None
     return load_yaml(raw, name)
-
-
-# ---------------------------------------------------------------------------- --set
-
-_SEGMENT = re.compile(r"[^\s.=]+")
-
-
-def apply_override(doc: Document, override: str, index: int) -> Document:
-    """A new Document with `--set key.path=value` applied; spans point into the override."""
-    file = f"--set #{index}"
-    whole = Span(file, 1, 1, 1, max(2, len(override) + 1))
-    if "\n" in override:
-        raise SpecError("an override must be on one line", whole, _SET_HINT)
-    if "=" not in override:
-        raise SpecError(f"override '{override}' has no '='", whole, _SET_HINT)
-    path_text, value_text = override.split("=", 1)
-    segments = _parse_segments(path_text, file)
-    value_col = len(path_text) + 2
-    value, value_doc = _parse_value(value_text, file, value_col)
-
-    new = Document(
-        data=copy.deepcopy(doc.data),
-        source=doc.source,
-        file=doc.file,
-        key_spans=dict(doc.key_spans),
-        value_spans=dict(doc.value_spans),
-        text_offsets=dict(doc.text_offsets),
-        extra_sources={**doc.extra_sources, file: override},
-    )
-    path = _set_path(new, segments, value)
-    _replace_spans(new, path, segments, value_doc)
-    return new
-
-
-def _parse_segments(path_text: str, file: str) -> list[tuple[str, Span]]:
-    """Split `a.b.0` into segments with their spans in the override text."""
-    if not path_text.strip():
-        raise SpecError("override has an empty path before '='", Span(file, 1, 1, 1, 2), _SET_HINT)
-    segments = []
-    col = 1
-    for raw in path_text.split("."):
-        if not _SEGMENT.fullmatch(raw):
-            what = "an empty part" if raw == "" else f"a bad part '{raw}'"
-            raise SpecError(
-                f"override path '{path_text}' has {what}",
-                Span(file, 1, col, 1, col + max(1, len(raw))),
-                _SET_HINT,
-            )
-        segments.append((raw, Span(file, 1, col, 1, col + len(raw))))
-        col += len(raw) + 1
-    return segments
-
-
-def _parse_value(text: str, file: str, col: int) -> tuple[Any, Document]:
-    """The override's value: one YAML scalar or flow collection, spans shifted into place."""
-    value_doc = Document(data={}, source=text, file=file)
-    marks = _Marks(file, col_shift=col - 1)
-    builder = _Builder(text, marks, value_doc)
-    try:
-        value, first = _single_document(_events(text, file, marks), builder, marks)
-    except SpecError as exc:
-        raise _with_set_hint(exc) from None
-    _raise([_with_set_hint(e) for e in builder.errors])
-    flow = getattr(first, "flow_style", True)
-    if first is not None and isinstance(value, (dict, list)) and not flow:
-        raise SpecError(
-            "an override value must be a single value or a flow list like [1, 2]",
-            marks.mark(first.start_mark),
-            _SET_HINT,
-        )
-    if first is None:  # `key=` sets null
-        value_doc.value_spans[()] = Span(file, 1, col)
-    return value, value_doc
-
-
-def _with_set_hint(error: SpecError) -> SpecError:
-    """The error with the `--set` form appended to its hint."""
-    return replace(error, hint=f"{error.hint}; {_SET_HINT}" if error.hint else _SET_HINT)
-
-
-def _set_path(doc: Document, segments: list[tuple[str, Span]], value: Any) -> tuple:
-    """Store `value` at the segments' path, creating missing mappings; return the path."""
-    node: Any = doc.data
-    path: tuple = ()
-    for i, (name, span) in enumerate(segments):
-        last = i == len(segments) - 1
-        if isinstance(node, list):
-            if not name.isdigit() or int(name) >= len(node):
-                raise SpecError(
-                    f"'{'.'.join(map(str, path)) or 'the spec'}' is a list of {len(node)} items;"
-                    f" '{name}' is not an index into it",
-                    span,
-                    f"use an index from 0 to {len(node) - 1}; {_SET_HINT}" if node else _SET_HINT,
-                )
-            key: Any = int(name)
-        elif isinstance(node, dict):
-            key = name
-        else:
-            raise SpecError(
-                f"cannot set '{name}' inside '{'.'.join(map(str, path))}', which is "
-                f"{_describe(node)}, not a section",
-                span,
-                _SET_HINT,
-            )
-        path += (key,)
-        if last:
-            node[key] = value
-        else:
-            if isinstance(node, dict) and key not in node:
-                node[key] = {}
-            node = node[key]
-    return path
-
-
-def _replace_spans(doc: Document, path: tuple, segments: list, value_doc: Document) -> None:
-    """Forget spans of the replaced subtree; point the path and its new value at the override."""
-    n = len(path)
-    for table in (doc.key_spans, doc.value_spans, doc.text_offsets):
-        for p in [p for p in table if p[:n] == path]:
-            del table[p]
-    for i in range(1, n + 1):  # intermediate sections created by the override
-        if path[:i] not in doc.value_spans or i == n:
-            doc.key_spans[path[:i]] = segments[i - 1][1]
-        if path[:i] not in doc.value_spans and i < n:
-            doc.value_spans[path[:i]] = segments[i - 1][1]
-    for table, source in ((doc.key_spans, value_doc.key_spans),
-                          (doc.value_spans, value_doc.value_spans),
-                          (doc.text_offsets, value_doc.text_offsets)):
-        for p, item in source.items():
-            table[path + p] = item
