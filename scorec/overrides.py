@@ -17,8 +17,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from .diagnostics import LINE_BREAK, Span, SpecError, SpecErrors
-from .frontend.yaml_loader import Document, check_text, describe, parse
+from .diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
+from .frontend.yaml_loader import Document, check_text, parse
 from .spec import fill_defaults
 from .validate import TAG_FIELDS, model_at
 
@@ -150,7 +150,7 @@ def _set_path(doc: Document, segments: list[tuple[str, Span]], value: Any) -> tu
         else:
             raise SpecError(
                 f"cannot set '{name}' inside '{'.'.join(map(str, path))}', which is "
-                f"{describe(node)}, not a section",
+                f"{kind_of(node)}, not a section",
                 span,
                 _SET_HINT,
             )

@@ -38,7 +38,7 @@ def source_texts(path: str | os.PathLike, overrides: list[str] | tuple[str, ...]
     texts = {f"--set #{i}": text for i, text in enumerate(overrides, start=1)}
     try:
         with open(path, "rb") as fh:
-            texts[str(path)] = fh.read().decode("utf-8", errors="replace").lstrip("\ufeff")
+            texts[str(path)] = fh.read().decode("utf-8", errors="replace").removeprefix("\ufeff")
     except OSError:
         pass
     return texts

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 from .components import registry
-from .components.options import PositiveFloat, PositiveInt, Section
+from .components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section
 from .components.registry import FamilyField
 
 NAME_PATTERN = r"^[a-z0-9_-]+$"
@@ -41,7 +41,7 @@ class TrainSpec(Section):
     steps: PositiveInt = Field(10000, description="optimizer steps")
     batch_size: PositiveInt = 512
     lr: PositiveFloat = Field(2e-4, description="peak learning rate (Adam)")
-    warmup: Annotated[int, Field(ge=0)] = Field(100, description="linear lr warm-up steps")
+    warmup: NonNegativeInt = Field(100, description="linear lr warm-up steps")
     weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.0, description="AdamW decay")
     grad_clip: PositiveFloat | None = Field(1.0, description="max global grad norm; null turns clipping off")
     ema: Annotated[float, Field(ge=0, lt=1)] = Field(0.999, description="EMA decay of the weights")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .components.options import FieldError
 from .components.registry import FAMILIES
-from .diagnostics import Span, SpecError, SpecErrors, did_you_mean
+from .diagnostics import Span, SpecError, SpecErrors, describe, did_you_mean, source_lines
 from .frontend.yaml_loader import Document
 from .spec import Spec, fill_defaults
 
@@ -42,7 +42,7 @@ def _widened(error: SpecError, doc: Document) -> SpecError:
     span = error.span
     if span is None or (span.end_col is not None and span.end_col > span.col + 1):
         return error
-    lines = doc.sources().get(span.file, "").splitlines()
+    lines = source_lines(doc.sources().get(span.file, ""))
     if not 1 <= span.line <= len(lines):
         return error
     line = lines[span.line - 1]
@@ -161,20 +161,6 @@ def _union_members(path: tuple) -> list[type[BaseModel]]:
     return flatten(field.annotation)
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return f"the string '{value}'"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if value is None:
-        return "null"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
-
-
 def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
     kind = err["type"]
     loc = tuple(err["loc"])
@@ -228,7 +214,7 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
         hint = did_you_mean(str(value), expected) or (f"one of: {', '.join(expected)}" if expected else None)
         if isinstance(value, str):
             return SpecError(f"unknown value '{value}' for {where}", doc.span_of(path), hint)
-        return SpecError(f"invalid value {_describe(value)} for {where}", doc.span_of(path), hint)
+        return SpecError(f"invalid value {describe(value)} for {where}", doc.span_of(path), hint)
 
     if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float", "bool_type", "bool_parsing",
                 "string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):
@@ -239,15 +225,15 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
         hint = None
         if isinstance(value, str) and kind.startswith(("float", "int")) and _is_number(value):
             hint = f"write the number unquoted: {value.strip()}"
-        return SpecError(f"{where} must be {expected}, got {_describe(value)}", doc.span_of(path), hint)
+        return SpecError(f"{where} must be {expected}, got {describe(value)}", doc.span_of(path), hint)
 
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
         bound = next(iter(ctx.values())) if ctx else "?"
-        return SpecError(f"{where} must be {op} {bound}, got {_describe(value)}", doc.span_of(path), None)
+        return SpecError(f"{where} must be {op} {bound}, got {describe(value)}", doc.span_of(path), None)
 
     if kind == "finite_number":
-        return SpecError(f"{where} must be a finite number, got {_describe(value)}", doc.span_of(path), None)
+        return SpecError(f"{where} must be a finite number, got {describe(value)}", doc.span_of(path), None)
 
     if kind == "string_pattern_mismatch":
         return SpecError(
@@ -272,7 +258,7 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
 
 
 def _quoted(value: Any) -> str:
-    return f"'{value}'" if isinstance(value, str) else _describe(value)
+    return f"'{value}'" if isinstance(value, str) else describe(value)
 
 
 def _is_number(text: str) -> bool:

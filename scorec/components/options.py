@@ -8,7 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-PositiveInt = Annotated[int, Field(gt=0)]
+# Counts are bounded so that a 4000-digit integer is a located range error, not an NFE to print.
+MAX_COUNT = 2**31
+PositiveInt = Annotated[int, Field(gt=0, lt=MAX_COUNT)]
+NonNegativeInt = Annotated[int, Field(ge=0, lt=MAX_COUNT)]
 Probability = Annotated[float, Field(gt=0, lt=1)]
 
 

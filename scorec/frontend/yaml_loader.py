@@ -32,7 +32,7 @@ from ruamel.yaml.nodes import ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scanner import Scanner, ScannerError
 
-from ..diagnostics import LINE_BREAK, Span, SpecError, SpecErrors
+from ..diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
 
 
 @dataclass
@@ -127,21 +127,6 @@ def resolve_plain(text: str) -> Any:
     if _NAN.fullmatch(text):
         return float("nan")
     return text
-
-
-def describe(value: Any) -> str:
-    """How a YAML value reads to a user, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "a string"
 
 
 # ---------------------------------------------------------------------------- positions
@@ -372,7 +357,7 @@ class _Builder:
             scalar = not isinstance(key, (dict, list)) and key is not None
             raw = self.where.text[node.start_mark.index: node.end_mark.index]
             self.errors.append(SpecError(
-                f"mapping keys must be strings, not {describe(key)}" + (f" {key!r}" if scalar else ""),
+                f"mapping keys must be strings, not {kind_of(key)}" + (f" {key!r}" if scalar else ""),
                 span,
                 f"quote the key if it is meant as text: '{raw}':" if scalar else None,
             ))
@@ -443,7 +428,7 @@ def load_yaml(text: str | bytes, file: str) -> Document:
         raise SpecError("the spec is empty", Span(file, 1, 1), _EMPTY_HINT)
     if not isinstance(value, dict):
         raise SpecError(
-            f"a spec must be a mapping of sections, not {describe(value)}",
+            f"a spec must be a mapping of sections, not {kind_of(value)}",
             doc.value_spans[()],
             _EMPTY_HINT + ", followed by sections such as `process:` and `sample:`",
         )
