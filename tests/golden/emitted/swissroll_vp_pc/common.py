@@ -242,12 +242,27 @@ def atomic_write(path, write):
     try:
         try:
             write(tmp)
-        except RuntimeError as exc:  # torch.save reports a failed write (disk full, file-size limit) this way
-            raise OSError(errno.EIO, str(exc).strip().splitlines()[-1], path) from None
+        except RuntimeError as exc:  # torch.save's own word for a failed write is "unexpected pos"
+            raise OSError(errno.EIO, write_failure_cause(folder, exc), path) from None
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_failure_cause(folder, exc):
+    """The likely cause of a failed torch.save: a full disk, or a file-size limit (ulimit -f)."""
+    stats = os.statvfs(folder) if hasattr(os, "statvfs") else None
+    if stats is not None and stats.f_bavail * stats.f_frsize < 1 << 20:
+        return "No space left on device"
+    try:
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY:
+            return f"File too large (over the file-size limit, ulimit -f, of {limit} bytes)"
+    except ImportError:  # not a POSIX system
+        pass
+    return str(exc).strip().splitlines()[-1]
 
 
 def remove_stale_temporaries(folder):
