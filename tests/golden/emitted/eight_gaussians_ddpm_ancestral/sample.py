@@ -8,6 +8,8 @@ Time grid: i = 1 + floor(k 1000 / 1000) for k = 999..0, then i = 0. NFE per samp
 
 Reads RUN_DIR/checkpoints/last.pt (EMA weights);
 writes RUN_DIR/samples.npz (samples, nfe) and RUN_DIR/reference.npz (fresh data samples).
+Exit codes: 0 done, 2 usage, 4 the run directory cannot be written, 5 no usable checkpoint;
+each with one line "error: ..." on stderr.
 """
 
 import argparse

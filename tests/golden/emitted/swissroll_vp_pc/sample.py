@@ -8,6 +8,8 @@ Time grid: t uniform from 1 to T_EPS = 0.001 in 500 steps. NFE per sample: 1001.
 
 Reads RUN_DIR/checkpoints/last.pt (EMA weights);
 writes RUN_DIR/samples.npz (samples, nfe) and RUN_DIR/reference.npz (fresh data samples).
+Exit codes: 0 done, 2 usage, 4 the run directory cannot be written, 5 no usable checkpoint;
+each with one line "error: ..." on stderr.
 """
 
 import argparse

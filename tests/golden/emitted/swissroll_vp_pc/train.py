@@ -9,6 +9,8 @@ Optimizer: AdamW, lr 0.002 with 100 warm-up steps, 3000 steps of 512, EMA 0.995.
 
 Writes RUN_DIR/checkpoints/last.pt (atomically, every 1000 steps and at the end)
 and RUN_DIR/events.jsonl. Re-running resumes from last.pt (also to train longer with --steps); --fresh starts over.
+Exit codes: 0 done, 2 usage, 3 diverged (no checkpoint holds weights from after it), 4 the run directory
+cannot be written, 5 last.pt is unreadable or another model's; each with one line "error: ..." on stderr.
 """
 
 import argparse
