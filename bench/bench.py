@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.util
+import math
 import os
 import platform
 import shutil
@@ -149,8 +150,11 @@ def bench_train(workdir, steps, rounds):
         generator = torch.Generator().manual_seed(common.SEED)
         loss_step = torch.compile(train.loss_fn) if train.COMPILE else train.loss_fn
         counter = [0]
+        step_count = torch.zeros((), dtype=torch.long)
+        first_bad = torch.zeros((), dtype=torch.long)
 
         def emitted_step():
+            nonlocal step_count, first_bad
             counter[0] += 1
             for group in optimizer.param_groups:
                 group["lr"] = train.learning_rate(counter[0])
@@ -159,10 +163,13 @@ def bench_train(workdir, steps, rounds):
                 loss = loss_step(model, x0, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if train.GRAD_CLIP is not None:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), train.GRAD_CLIP)
+            grad_clip = train.GRAD_CLIP if train.GRAD_CLIP is not None else math.inf
+            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
             optimizer.step()
             train.ema_update(ema, net, train.EMA_DECAY)
+            step_count += 1  # divergence tracking on the device, as train.py does it
+            finite = torch.isfinite(loss.detach()) & torch.isfinite(grad_norm)
+            first_bad = torch.where(finite | (first_bad > 0), first_bad, step_count)
 
         # bare: the same network, random input, MSE to a random target, AdamW; nothing else
         bare_net = common.build_network()

@@ -1,7 +1,9 @@
 """The `scorec` command line (DESIGN.md §4).
 
 Exit codes: 0 success, 2 a mistake in the spec (diagnostics on stderr, nothing written),
-1 a failure while running the emitted programs.
+1 a failure while running the emitted programs (their own one-line message: diverged, an
+unwritable run directory, a checkpoint of another model; or a run directory locked by
+another `scorec run`).
 """
 
 from __future__ import annotations

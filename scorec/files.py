@@ -7,12 +7,16 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+# Temporaries are named .NAME.XXXXXXXX.scorec-tmp, as the emitted programs name theirs: a kill
+# while writing leaves one behind, and `scorec run` removes those it recognises on its next start.
+TMP_SUFFIX = ".scorec-tmp"
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
     """Call write(file) on a temporary file beside `path`, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)

@@ -2,7 +2,9 @@
 
 The emitted programs run as subprocesses (they never import scorec). Their JSON-lines
 events on stdout drive a live progress bar; their stderr goes to logs/, and its tail is
-shown if a program fails. The run directory ends up holding:
+shown if a program fails (only its last "error: ..." line when it ends with one of its
+documented exit codes). One `scorec run` at a time holds a run directory (an exclusive lock
+on .scorec.lock, which names the holder). The run directory ends up holding:
 
     code/            the emitted programs and spec.lock.json
     checkpoints/     last.pt (when something is trained)
@@ -17,8 +19,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .components import registry
 from .emit import emit, write_files
-from .files import atomic_write_text
+from .files import TMP_SUFFIX, atomic_write_text
 from .pipeline import Compiled
 
 
@@ -35,13 +40,37 @@ class RunFailed(Exception):
     """An emitted program exited with an error."""
 
 
+LOCK_NAME = ".scorec.lock"
+# Exit codes of the emitted programs (common.py) that come with one "error: ..." line on stderr.
+PROGRAM_EXIT_CODES = {3: "diverged", 4: "cannot write", 5: "bad checkpoint"}
+
+
 def run_spec(compiled: Compiled, run_dir: str | os.PathLike, device: str = "auto", fresh: bool = False,
              console: Console | None = None) -> dict:
     console = console or Console(stderr=True)
     ir = compiled.ir
     run_dir = Path(run_dir)
+    with run_lock(run_dir, ir.name):
+        return _run_locked(compiled, run_dir, device, fresh, console)
+
+
+def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, console: Console) -> dict:
+    ir = compiled.ir
     code_dir = run_dir / "code"
     files = emit(ir)
+    for folder in (run_dir, code_dir, run_dir / "checkpoints"):
+        remove_stale_temporaries(folder)
+    # Decide before writing anything: code/ and spec.lock.json must keep describing the weights
+    # in checkpoints/, so another model's checkpoint is refused here, not after rewriting them.
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    new_hash = json.loads(files["spec.lock.json"])["training_hash"]
+    old_hash = _existing_training_hash(run_dir)
+    if checkpoint.exists() and old_hash is not None and old_hash != new_hash:
+        if not fresh:
+            raise RunFailed(f"{run_dir} holds the checkpoint of another model (training hash {old_hash[:12]}..., "
+                            f"this spec's is {new_hash[:12]}...); nothing was changed. Pass --fresh to start over "
+                            "there, or choose another --out")
+        checkpoint.unlink()  # --fresh: the directory is about to describe another model
     write_files(files, code_dir)
     shutil.copyfile(code_dir / "spec.lock.json", run_dir / "spec.lock.json")
     console.print(f"[bold]{ir.name}[/]: {ir.process.kind} process, {ir.parameterization.kind} "
@@ -55,6 +84,60 @@ def run_spec(compiled: Compiled, run_dir: str | os.PathLike, device: str = "auto
     metrics = evaluate(compiled, run_dir)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics
+
+
+def _existing_training_hash(run_dir: Path) -> str | None:
+    """The training hash the run directory's weights were made under: its spec.lock.json says."""
+    try:
+        lock = json.loads((run_dir / "spec.lock.json").read_text())
+    except (OSError, ValueError):
+        return None  # no lock (train.py run by hand): train.py itself checks the checkpoint's hash
+    value = lock.get("training_hash") if isinstance(lock, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Delete what a killed atomic write left behind: only our own temporaries, by their name."""
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.name.startswith(".") and path.name.endswith(TMP_SUFFIX) and path.is_file():
+                path.unlink()
+
+
+@contextmanager
+def run_lock(run_dir: Path, name: str):
+    """Hold an exclusive lock on the run directory for the whole run: a second `scorec run` on
+    it stops at once and says who holds it. The lock file stays; the lock dies with its process."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no locking
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_NAME
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise RunFailed(f"{run_dir} is in use by another scorec run ({_describe_holder(fh.read())}); "
+                            "wait for it to finish, or choose another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "spec": name}) + "\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _describe_holder(text: str) -> str:
+    try:
+        holder = json.loads(text)
+        return f"pid {holder['pid']}, started {holder['started']}, spec '{holder['spec']}'"
+    except (ValueError, KeyError, TypeError):
+        return "it has not yet said who it is"
 
 
 def _run_program(script: Path, run_dir: Path, device: str, label: str, total: int, extra: list[str],
@@ -77,8 +160,25 @@ def _run_program(script: Path, run_dir: Path, device: str, label: str, total: in
             raise
         code = proc.wait()
     if code != 0:
-        tail = stderr_path.read_text(errors="replace").strip().splitlines()[-25:]
-        raise RunFailed(f"{script.name} exited with status {code}; last lines of {stderr_path}:\n" + "\n".join(tail))
+        raise RunFailed(_failure(script.name, code, stderr_path))
+
+
+def _failure(program: str, code: int, stderr_path: Path) -> str:
+    """What to tell about a failed program: its own one-line message when it ended with one of
+    its documented exit codes, the signal that killed it, or else the tail of its stderr."""
+    lines = stderr_path.read_text(errors="replace").strip().splitlines()
+    said = [line for line in lines if line.startswith("error: ")]
+    if code in PROGRAM_EXIT_CODES and said:
+        return f"{program}: {said[-1][len('error: '):]} (exit {code}; log: {stderr_path})"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        cause = {"SIGXFSZ": ": a file reached the file-size limit (ulimit -f)",
+                 "SIGKILL": " (out of memory, or killed by someone); rerun to resume from the last checkpoint"}
+        return f"{program} was killed by {name}{cause.get(name, '')} (log: {stderr_path})"
+    return f"{program} exited with status {code}; last lines of {stderr_path}:\n" + "\n".join(lines[-25:])
 
 
 def _follow(proc: subprocess.Popen, progress: Progress, task, total: int) -> None:
@@ -92,7 +192,9 @@ def _follow(proc: subprocess.Popen, progress: Progress, task, total: int) -> Non
         if event.get("event") == "train_start":
             progress.update(task, completed=event.get("step", 0), info="compiling" if event.get("compile") else "")
         elif event.get("event") == "train":
-            progress.update(task, completed=event["step"], info=f"loss {event['loss']:.4g}")
+            loss = event.get("loss")
+            info = f"loss {loss:.4g}" if isinstance(loss, (int, float)) else "loss not finite"
+            progress.update(task, completed=event.get("step", 0), info=info)
         elif event.get("event") == "sample_progress":
             progress.update(task, completed=round(event["fraction"] * total))
         elif event.get("event") == "sample":

@@ -67,7 +67,7 @@ def test_emitted_code_is_valid_python_without_scorec(name):
         imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                      if isinstance(node, ast.ImportFrom) and node.module}
         assert "scorec" not in imported, f"{name}/{file} imports scorec"
-        assert imported <= {"torch", "numpy", "json", "math", "os", "sys", "time", "tempfile", "argparse", "copy", "common"}
+        assert imported <= {"torch", "numpy", "json", "math", "os", "sys", "time", "tempfile", "argparse", "copy", "errno", "resource", "common"}
 
 
 @pytest.mark.parametrize("name", ALL_EXAMPLES)

@@ -250,7 +250,7 @@ def _assert_png(path, directory):
     data = path.read_bytes()
     assert data[:8] == PNG_SIGNATURE
     assert len(data) > 1000
-    leftovers = [p.name for p in directory.iterdir() if p.name.endswith(".tmp")]
+    leftovers = [p.name for p in directory.iterdir() if p.name.endswith((".tmp", ".scorec-tmp"))]
     assert leftovers == []
 
 

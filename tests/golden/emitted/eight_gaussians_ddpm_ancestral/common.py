@@ -5,7 +5,9 @@
 Forward process (discrete): x_i = sqrt(1 - beta_i) x_{i-1} + sqrt(beta_i) z,  beta_i linear from BETA_START to BETA_END
 """
 
+import errno
 import json
+import math
 import os
 import sys
 import tempfile
@@ -210,16 +212,75 @@ def pick_device(name):
     return torch.device(name)
 
 
+# Exit codes of train.py and sample.py; each comes with one line "error: ..." on stderr.
+# (argparse's usage errors exit 2; scorec run reports any of these as a runtime error.)
+EXIT_DIVERGED = 3  # the loss or its gradient stopped being finite; no checkpoint holds weights from after
+EXIT_IO = 4  # a file of the run directory cannot be written (read-only, not a directory, disk full, size limit)
+EXIT_CHECKPOINT = 5  # checkpoints/last.pt is unreadable, or not one of this model's
+
+# Temporary files of the atomic writer are named .NAME.XXXXXXXX.scorec-tmp: a kill while
+# writing leaves one behind, and remove_stale_temporaries recognises it as ours.
+TMP_SUFFIX = ".scorec-tmp"
+
+
+def fail(code, message):
+    """Exit with `code` and one line on stderr: a user's mistake or the machine's, never a traceback."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def io_error_message(exc):
+    """One line for an OSError: the file and the operating system's reason."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"cannot write the run directory: {where}{exc.strerror or exc}"
+
+
 def atomic_write(path, write):
     """Call write(temporary path) beside `path`, then rename: never a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    folder, name = os.path.split(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=TMP_SUFFIX)
     os.close(fd)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except RuntimeError as exc:  # torch.save's own word for a failed write is "unexpected pos"
+            raise OSError(errno.EIO, write_failure_cause(folder, exc), path) from None
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_failure_cause(folder, exc):
+    """The likely cause of a failed torch.save: a full disk, or a file-size limit (ulimit -f)."""
+    stats = os.statvfs(folder) if hasattr(os, "statvfs") else None
+    if stats is not None and stats.f_bavail * stats.f_frsize < 1 << 20:
+        return "No space left on device"
+    try:
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY:
+            return f"File too large (over the file-size limit, ulimit -f, of {limit} bytes)"
+    except ImportError:  # not a POSIX system
+        pass
+    return str(exc).strip().splitlines()[-1]
+
+
+def remove_stale_temporaries(folder):
+    """Delete the temporaries a killed atomic write left in `folder` (only ours, by their name)."""
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.startswith(".") and name.endswith(TMP_SUFFIX):
+                os.unlink(os.path.join(folder, name))
+
+
+def check_writable(folder):
+    """Create `folder` and write a file in it now, so that a read-only run directory fails
+    before any work is done rather than at the first checkpoint."""
+    os.makedirs(folder, exist_ok=True)
+    fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=TMP_SUFFIX)
+    os.close(fd)
+    os.unlink(probe)
 
 
 def atomic_save(obj, path):
@@ -235,12 +296,75 @@ def atomic_savez(path, **arrays):
     atomic_write(path, write)
 
 
-def load_checkpoint(path, device):
-    """torch.load of tensors and plain values only (nothing in the file can run code)."""
+def load_checkpoint(path, device, net, optimizer=None, generator=None, hint="train it again with --fresh"):
+    """torch.load of tensors and plain values only (nothing in the file can run code), then a check
+    that it is one of this model's: its keys, step, training hash and every tensor's shape. A file
+    that fails is an error (EXIT_CHECKPOINT) that says why, never a traceback from load_state_dict."""
     try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: say so, without a traceback
-        sys.exit(f"cannot read checkpoint {path}: {exc}\nDelete it, or train again with --fresh.")
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # a truncated or foreign file
+        fail(EXIT_CHECKPOINT, f"cannot read checkpoint {path}: {str(exc).strip().splitlines()[0]}; "
+                              f"delete it, or {hint}")
+    problem = checkpoint_problem(state, net, optimizer, generator)
+    if problem:
+        fail(EXIT_CHECKPOINT, f"{path}: this checkpoint is not one of this model's: {problem}; delete it, or {hint}")
+    return state
+
+
+def checkpoint_problem(state, net, optimizer=None, generator=None):
+    """What makes a loaded checkpoint unusable here, or None. The optimizer's and the generator's
+    states are checked only when given (train.py resumes them; sample.py reads the EMA weights)."""
+    if not isinstance(state, dict):
+        return f"it holds a {type(state).__name__}, not a dict"
+    if state.get("training_hash") != TRAINING_HASH:
+        return f"it holds another model (training hash {str(state.get('training_hash'))[:80]})"
+    needed = ["step", "net", "ema"] + (["optimizer"] if optimizer else []) + (["generator"] if generator else [])
+    missing = [key for key in needed if key not in state]
+    if missing:
+        return "it has no " + ", ".join(repr(key) for key in missing)
+    step = state["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return f"its step is {step!r}, not a count of steps"
+    expected = {key: value.shape for key, value in net.state_dict().items()}
+    for part in ("net", "ema"):
+        weights = state[part]
+        if not isinstance(weights, dict):
+            return f"its {part!r} is a {type(weights).__name__}, not a dict of weights"
+        if set(weights) != set(expected):
+            return f"its {part!r} weights are named {sorted(set(weights) ^ set(expected))[:3]} unlike this network's"
+        for key, shape in expected.items():
+            if not isinstance(weights[key], torch.Tensor) or weights[key].shape != shape:
+                found = tuple(weights[key].shape) if isinstance(weights[key], torch.Tensor) else type(weights[key])
+                return f"{part}.{key} has shape {found} where this network has {tuple(shape)}"
+    if optimizer is not None:
+        problem = optimizer_state_problem(state["optimizer"], optimizer)
+        if problem:
+            return problem
+    if generator is not None:
+        saved, ours = state["generator"], generator.get_state()
+        if not isinstance(saved, torch.Tensor) or saved.dtype != torch.uint8 or saved.shape != ours.shape:
+            return (f"its generator state is not a {tuple(ours.shape)} byte tensor of this device's generator "
+                    "(was it trained on another kind of device?)")
+    return None
+
+
+def optimizer_state_problem(saved, optimizer):
+    """Whether a saved AdamW state fits `optimizer`: its groups, parameters and moment shapes."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("state"), dict) \
+            or not isinstance(saved.get("param_groups"), list):
+        return "its optimizer state is not a dict with 'state' and 'param_groups'"
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    groups = saved["param_groups"]
+    if len(groups) != len(optimizer.param_groups) or not all(isinstance(g, dict) for g in groups) \
+            or sum(len(g.get("params", ())) for g in groups) != len(params):
+        return "its optimizer state is for another set of parameters"
+    for index, moments in saved["state"].items():
+        if not isinstance(index, int) or not 0 <= index < len(params) or not isinstance(moments, dict):
+            return f"its optimizer state has an entry {index!r} for no parameter"
+        for name, value in moments.items():
+            if not isinstance(value, torch.Tensor) or (value.ndim > 0 and value.shape != params[index].shape):
+                return f"its optimizer's {name} of parameter {index} does not fit that parameter"
+    return None
 
 
 class EventLog:
@@ -252,7 +376,10 @@ class EventLog:
 
     def __call__(self, **event):
         event["time"] = round(time.time() - self.start, 3)
-        line = json.dumps(event)
+        # JSON has no inf or nan: a non-finite number is written as null (the caller adds a flag)
+        event = {key: None if isinstance(value, float) and not math.isfinite(value) else value
+                 for key, value in event.items()}
+        line = json.dumps(event, allow_nan=False)
         with open(self.path, "a") as fh:
             fh.write(line + "\n")
         print(line, flush=True)

@@ -9,10 +9,13 @@ Optimizer: AdamW, lr 0.002 with 100 warm-up steps, 3000 steps of 512, EMA 0.995.
 
 Writes RUN_DIR/checkpoints/last.pt (atomically, every 1000 steps and at the end)
 and RUN_DIR/events.jsonl. Re-running resumes from last.pt (also to train longer with --steps); --fresh starts over.
+Exit codes: 0 done, 2 usage, 3 diverged (no checkpoint holds weights from after it), 4 the run directory
+cannot be written, 5 last.pt is unreadable or another model's; each with one line "error: ..." on stderr.
 """
 
 import argparse
 import copy
+import json
 import math
 import os
 import sys
@@ -21,8 +24,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
-    alpha, atomic_save, bcast, build_network, draw_time, EventLog, load_checkpoint, load_data,
-    pick_device, ScoreModel, SEED, sigma, TRAINING_HASH,
+    alpha, atomic_save, bcast, build_network, check_writable, draw_time, EventLog, EXIT_DIVERGED,
+    EXIT_IO, fail, io_error_message, load_checkpoint, load_data, pick_device,
+    remove_stale_temporaries, ScoreModel, SEED, sigma, TRAINING_HASH,
 )
 
 STEPS = 3000  # optimizer steps
@@ -70,10 +74,38 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def truncate_events(path, step):
+    """Cut the event log back to `step`: a resume repeats the steps logged after its checkpoint,
+    and a kill may have torn the last line."""
+    if not os.path.exists(path):
+        return
+    keep = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                break
+            if not line.endswith(b"\n") or not isinstance(event, dict) or not isinstance(event.get("step"), int) \
+                    or event["step"] > step:
+                break
+            keep += len(line)
+    os.truncate(path, keep)
+
+
 def main(argv=None):
     args = parse_args(argv)
-    os.makedirs(os.path.join(args.out, "checkpoints"), exist_ok=True)
-    checkpoint_path = os.path.join(args.out, "checkpoints", "last.pt")
+    try:
+        train(args)
+    except OSError as exc:  # an unwritable --out, a full disk, a file-size limit: one line, no traceback
+        fail(EXIT_IO, io_error_message(exc))
+
+
+def train(args):
+    checkpoint_dir = os.path.join(args.out, "checkpoints")
+    checkpoint_path = os.path.join(checkpoint_dir, "last.pt")
+    check_writable(checkpoint_dir)
+    remove_stale_temporaries(checkpoint_dir)  # left by a kill inside a checkpoint write
     device = pick_device(args.device)
     torch.manual_seed(SEED)
     generator = torch.Generator(device=device).manual_seed(SEED)
@@ -84,35 +116,46 @@ def main(argv=None):
     ema = copy.deepcopy(net).requires_grad_(False)
     optimizer = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
 
-    start = 0
+    start, saved_step = 0, None  # saved_step: the step of the checkpoint on disk that this run stands on
     if not args.fresh and os.path.exists(checkpoint_path):
-        state = load_checkpoint(checkpoint_path, device)
-        if state.get("training_hash") != TRAINING_HASH:
-            sys.exit(f"{checkpoint_path} holds another model (training hash {state.get('training_hash')}); "
-                     "pass --fresh to overwrite it, or choose another --out")
+        state = load_checkpoint(checkpoint_path, device, net, optimizer, generator,
+                                hint="pass --fresh to overwrite it, or choose another --out")
         net.load_state_dict(state["net"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"].to(generator.get_state().device))
-        start = state["step"]
+        start = saved_step = state["step"]
 
     events_path = os.path.join(args.out, "events.jsonl")
     if start == 0 and os.path.exists(events_path):
         os.remove(events_path)  # a new training run starts a new event log
+    truncate_events(events_path, start)
     log = EventLog(events_path)
     compiled = COMPILE and not args.no_compile
     loss_step = torch.compile(loss_fn) if compiled else loss_fn
     log(event="train_start", step=start, steps=args.steps, device=str(device), compile=compiled)
 
-    def save(step):
-        if not all(torch.isfinite(p).all() for p in net.parameters()):
-            sys.exit(f"the weights are not finite at step {step}; {checkpoint_path} keeps the last good ones. "
-                     "Try a smaller train.lr or train.grad_clip.")
-        atomic_save(
-            {"step": step, "net": net.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-             "generator": generator.get_state(), "training_hash": TRAINING_HASH},
-            checkpoint_path,
-        )
+    # Divergence is tracked on the device, without a host sync per step: first_bad is the first
+    # step whose loss or gradient norm is not finite (0: none yet). It is read at every event and
+    # checkpoint, so a checkpoint never holds weights from after that step.
+    step_count = torch.tensor(start, device=device)
+    first_bad = torch.zeros((), dtype=torch.long, device=device)
+
+    def what_is_kept():
+        if saved_step is not None:
+            return f"{checkpoint_path} keeps the weights of step {saved_step}, from before it"
+        if os.path.exists(checkpoint_path):
+            return f"no checkpoint of this run was written; {checkpoint_path} from before --fresh is untouched"
+        return "no checkpoint was written"
+
+    def stop_if_diverged(step):
+        bad = int(first_bad)  # syncs here only
+        if bad > 0:
+            log(event="diverged", step=bad)
+            hint = ("no update had happened yet at step 1: does objective.weighting overflow?" if bad == 1
+                    else "Try a smaller train.lr or train.grad_clip.")
+            fail(EXIT_DIVERGED, f"training diverged: the loss or its gradient is not finite from step {bad} "
+                                f"(stopped at step {step}); {what_is_kept()}. {hint}")
 
     running, count = torch.zeros((), device=device), 0
     for step in range(start + 1, args.steps + 1):
@@ -123,20 +166,31 @@ def main(argv=None):
             loss = loss_step(model, x0, generator)  # the objective draws its own times and noise
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if GRAD_CLIP is not None:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
+        # the gradient norm is wanted even unclipped (max_norm inf scales by exactly 1): a non-finite
+        # gradient poisons the weights under a finite loss
+        grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP if GRAD_CLIP is not None else math.inf)
         optimizer.step()
         ema_update(ema, net, EMA_DECAY)
+        step_count += 1
+        finite = torch.isfinite(loss.detach()) & torch.isfinite(grad_norm)
+        first_bad = torch.where(finite | (first_bad > 0), first_bad, step_count)
         running, count = running + loss.detach(), count + 1
         if step % LOG_EVERY == 0 or step == args.steps:
             mean_loss = (running / count).item()  # the mean since the last event; syncs only here
-            log(event="train", step=step, loss=mean_loss, lr=learning_rate(step))
-            if not math.isfinite(mean_loss):
-                sys.exit(f"the loss is {mean_loss} at step {step}; {checkpoint_path} keeps the last good weights. "
-                         "Try a smaller train.lr or train.grad_clip.")
+            log(event="train", step=step, loss=mean_loss, finite=math.isfinite(mean_loss), lr=learning_rate(step))
+            stop_if_diverged(step)
             running, count = torch.zeros((), device=device), 0
         if step % CHECKPOINT_EVERY == 0 or step == args.steps:
-            save(step)
+            stop_if_diverged(step)
+            if not all(torch.isfinite(p).all() for p in net.parameters()):  # finite steps, infinite weights
+                fail(EXIT_DIVERGED, f"the weights are not finite at step {step}; {what_is_kept()}. "
+                                    "Try a smaller train.lr or train.grad_clip.")
+            atomic_save(
+                {"step": step, "net": net.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                 "generator": generator.get_state(), "training_hash": TRAINING_HASH},
+                checkpoint_path,
+            )
+            saved_step = step
     log(event="train_done", step=max(start, args.steps))
 
 

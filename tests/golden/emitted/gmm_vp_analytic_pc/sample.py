@@ -8,6 +8,8 @@ Time grid: t uniform from 1 to T_EPS = 0.001 in 500 steps. NFE per sample: 1001.
 
 Reads no weights: the score is exact;
 writes RUN_DIR/samples.npz (samples, nfe) and RUN_DIR/reference.npz (fresh data samples).
+Exit codes: 0 done, 2 usage, 4 the run directory cannot be written, 5 no usable checkpoint;
+each with one line "error: ..." on stderr.
 """
 
 import argparse
@@ -19,8 +21,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
-    alpha, atomic_savez, bcast, build_network, DATA_SHAPE, EventLog, load_checkpoint, pick_device,
-    prior_sample, reference_data, ScoreModel, SEED, sigma, time_grid, TRAINING_HASH,
+    alpha, atomic_savez, bcast, build_network, check_writable, DATA_SHAPE, EventLog,
+    EXIT_CHECKPOINT, EXIT_IO, fail, io_error_message, load_checkpoint, pick_device, prior_sample,
+    reference_data, remove_stale_temporaries, ScoreModel, SEED, sigma, time_grid,
 )
 
 TRAINED = False  # False: the network is the exact (analytic) score
@@ -86,10 +89,8 @@ def load_network(run_dir, device):
     if TRAINED:
         path = os.path.join(run_dir, "checkpoints", "last.pt")
         if not os.path.exists(path):
-            sys.exit(f"no checkpoint at {path}: run train.py --out {run_dir} first")
-        state = load_checkpoint(path, device)
-        if state.get("training_hash") != TRAINING_HASH:
-            sys.exit(f"{path} holds another model (training hash {state.get('training_hash')}); train this one first")
+            fail(EXIT_CHECKPOINT, f"no checkpoint at {path}: run train.py --out {run_dir} first")
+        state = load_checkpoint(path, device, net, hint=f"train this model first (train.py --out {run_dir} --fresh)")
         net.load_state_dict(state["ema"])
     return net.eval().requires_grad_(False)
 
@@ -104,10 +105,18 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-@torch.inference_mode()
 def main(argv=None):
     args = parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        draw(args)
+    except OSError as exc:  # an unwritable --out, a full disk, a file-size limit: one line, no traceback
+        fail(EXIT_IO, io_error_message(exc))
+
+
+@torch.inference_mode()
+def draw(args):
+    check_writable(args.out)
+    remove_stale_temporaries(args.out)  # left by a kill inside a write of samples.npz
     device = pick_device(args.device)
     model = ScoreModel(load_network(args.out, device))
     generator = torch.Generator(device=device).manual_seed(args.seed)
