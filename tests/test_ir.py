@@ -293,3 +293,10 @@ def test_training_hash_ignores_sampling_and_schedule_but_not_the_model():
                  "objective.weighting=uniform", "data.n=100"]
     for override in different:
         assert training_hash(compile_file(EXAMPLES / "swissroll_vp_pc.yaml", [override])) != training_hash(base), override
+
+
+def test_sample_batch_size_defaults_to_fit_n():
+    """A default never contradicts the user: sample.n = 100 alone gives batch_size 100."""
+    ir = compile_text(SWISS + "process: {kind: vp}\nsample: {n: 100}\n")
+    assert ir.sampler.batch_size == 100
+    assert compile_text(SWISS + "process: {kind: vp}\nsample: {n: 12000}\n").sampler.batch_size == 5000
