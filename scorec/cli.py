@@ -103,9 +103,9 @@ def ir(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of spec format v1 (for editors)."""
-    from .spec import Spec
+    from .spec import json_schema
 
-    typer.echo(json.dumps(Spec.model_json_schema(), indent=2))
+    typer.echo(json.dumps(json_schema(), indent=2))
 
 
 @app.command()

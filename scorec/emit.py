@@ -94,6 +94,11 @@ class Code:
     def is_zero(self) -> bool:
         return E.fold(self.expr) == E.Num(0.0)
 
+    @property
+    def is_scalar(self) -> bool:
+        """A plain number (no t): it prints as a Python float, not a per-sample tensor."""
+        return E.is_scalar(self.expr)
+
 
 def function_body(e: E.Expr, arg: str = "t") -> str:
     """torch code of a function of `arg`: a constant body still returns a tensor shaped like it."""

@@ -201,8 +201,10 @@ def replace_var(e: Expr, name: str, value: Expr) -> Expr:
 # ---------------------------------------------------------------------------- evaluation
 
 
-def evaluate(e: Expr, env: dict[str, float] | None = None) -> float:
-    """Evaluate over floats by interpreting whitelisted nodes (never eval)."""
+def evaluate(e: Expr, env: dict[str, float] | None = None,
+             funcs: dict[str, Callable[..., float]] | None = None) -> float:
+    """Evaluate over floats by interpreting whitelisted nodes (never eval); `funcs` adds
+    functions computed by the compiler itself (a tabulated kernel)."""
     env = env or {}
     if isinstance(e, Num):
         return e.value
@@ -213,12 +215,12 @@ def evaluate(e: Expr, env: dict[str, float] | None = None) -> float:
             return CONSTANTS[e.name]
         raise KeyError(e.name)
     if isinstance(e, Neg):
-        return -evaluate(e.operand, env)
+        return -evaluate(e.operand, env, funcs)
     if isinstance(e, BinOp):
-        return BINARY_OPS[e.op](evaluate(e.left, env), evaluate(e.right, env))
+        return BINARY_OPS[e.op](evaluate(e.left, env, funcs), evaluate(e.right, env, funcs))
     if isinstance(e, Call):
-        arity, fn = ELEMENTARY[e.func]
-        return float(fn(*(evaluate(a, env) for a in e.args)))
+        fn = funcs[e.func] if funcs and e.func in funcs else ELEMENTARY[e.func][1]
+        return float(fn(*(evaluate(a, env, funcs) for a in e.args)))
     raise TypeError(e)
 
 

@@ -71,6 +71,20 @@ class Spec(Section):
     eval: EvalSpec = Field(default_factory=EvalSpec)
 
 
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec format as users write it (for editors: `scorec schema`).
+
+    pydantic's schema of Spec, except that `objective` and `sample` are optional: a spec may
+    leave them out, and fill_defaults picks the process's default objective and sampler.
+    """
+    schema = Spec.model_json_schema()
+    implied = ("objective", "sample")
+    schema["required"] = [name for name in schema.get("required", []) if name not in implied]
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "scorec spec, format version 1"
+    return schema
+
+
 def family_of(info: FieldInfo) -> str | None:
     """The component family a spec field chooses from, if any."""
     return next((m.family for m in info.metadata if isinstance(m, FamilyField)), None)

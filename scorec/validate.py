@@ -206,6 +206,12 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
     if kind in ("literal_error", "enum"):
         expected = _literal_choices(ctx.get("expected", ""))
         if path == ("scorec",):
+            if isinstance(value, int) and not isinstance(value, bool) and value > 1:
+                return SpecError(
+                    f"spec format version {value} is newer than this scorec, which reads version 1",
+                    doc.span_of(path),
+                    "use the scorec that wrote the spec; a spec meant for version 1 says `scorec: 1`",
+                )
             return SpecError(
                 f"unsupported spec format version {_quoted(value)}",
                 doc.span_of(path),

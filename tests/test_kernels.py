@@ -35,6 +35,10 @@ CONTINUOUS = {
 DISCRETE = {
     "linear": "{kind: discrete, schedule: linear, timesteps: 1000}",
     "cosine": "{kind: discrete, schedule: cosine, timesteps: 1000}",
+    "quadratic": "{kind: discrete, schedule: quadratic, timesteps: 1000}",
+    "sigmoid": "{kind: discrete, schedule: sigmoid, timesteps: 1000}",
+    "expression": '{kind: discrete, schedule: "0.02 * (i / N)**2 + 1e-4", timesteps: 1000}',
+    "alpha_bar": '{kind: discrete, schedule: {alpha_bar: "1 - (i / N)**0.5 * 0.9999"}, timesteps: 1000}',
 }
 
 
@@ -109,3 +113,24 @@ def test_kernel_is_consistent_with_sde_coefficients(kind, tmp_path):
     dlog_alpha = (torch.log(c.alpha(t + h)) - torch.log(c.alpha(t - h))) / (2 * h)
     assert torch.allclose(dvar, 2 * coef * c.sigma(t) ** 2 + c.diffusion(t) ** 2, rtol=1e-5, atol=1e-8)
     assert torch.allclose(dlog_alpha, coef, rtol=1e-5, atol=1e-8)
+
+
+def _betas(process: str, tmp_path):
+    return build(compile_text(BASE.format(process=process, sampler="ancestral")), tmp_path).common.BETAS[1:]
+
+
+def test_quadratic_and_sigmoid_schedules(tmp_path):
+    quad = _betas(DISCRETE["quadratic"], tmp_path / "q")
+    expected = torch.linspace(1e-4 ** 0.5, 0.02 ** 0.5, 1000, dtype=torch.float64) ** 2
+    assert torch.allclose(quad, expected, rtol=0, atol=1e-12)
+    sig = _betas(DISCRETE["sigmoid"], tmp_path / "s")
+    expected = torch.sigmoid(torch.linspace(-6, 6, 1000, dtype=torch.float64)) * (0.02 - 1e-4) + 1e-4
+    assert torch.allclose(sig, expected, rtol=0, atol=1e-12)
+
+
+def test_schedule_expressions_equal_the_named_ones(tmp_path):
+    linear = _betas('{kind: discrete, schedule: "1e-4 + (0.02 - 1e-4) * (i - 1) / (N - 1)"}', tmp_path / "a")
+    assert torch.allclose(linear, _betas(DISCRETE["linear"], tmp_path / "b"), rtol=0, atol=1e-15)
+    cosine = _betas('{kind: discrete, schedule: {alpha_bar: "cos((i / N + 0.008) / 1.008 * pi / 2)**2"}}',
+                    tmp_path / "c")
+    assert torch.allclose(cosine, _betas(DISCRETE["cosine"], tmp_path / "d"), rtol=0, atol=1e-15)

@@ -36,7 +36,20 @@ VE = "{kind: ve, sigma_min: 0.01, sigma_max: 20.0, t_eps: 1.0e-3}"
 LINEAR = "{kind: discrete, schedule: linear, timesteps: 1000}"
 COSINE = "{kind: discrete, schedule: cosine, timesteps: 1000}"
 
+# process sde (equations): an Ornstein-Uhlenbeck SDE mixing fast enough for the prior N(0, s(1)^2)
+# to be right (with dx = -x dt + sqrt(2) dw, m(1) = 0.37 leaves the data mean visible at t = 1),
+# one whose kernel is tabulated (no closed form), and one with a shifted mean (b(t) != 0).
+SDE_OU = '{kind: sde, equation: "dx = -5 * x dt + sqrt(10) dw"}'
+SDE_TABLES = ('{kind: sde, equation: "dx = -0.5 * beta(t) * x dt + sqrt(beta(t)) * (1 + 0.5 * sin(7 * t)) dw",'
+              ' where: {beta: "0.1 + 19.9 * t**2 + sin(3 * t)"}}')
+SDE_SHIFTED = ('{kind: sde, equation: "dx = (-0.5 * beta(t) * x + beta(t)) dt + sqrt(beta(t)) dw",'
+               ' where: {beta: "0.1 + 19.9 * t"}}')
+
 CASES = {
+    "sde-ou-pc": (SDE_OU, "{sampler: pc, steps: 1000, corrector: {kind: langevin, snr: 0.16}}", "eps"),
+    "sde-tables-em": (SDE_TABLES, "{sampler: em, steps: 1000}", "eps"),
+    "sde-shifted-pc": (SDE_SHIFTED, "{sampler: pc, steps: 1000, corrector: {kind: langevin, snr: 0.16}}", "score"),
+    "sde-shifted-ode": (SDE_SHIFTED, "{sampler: ode, method: heun, steps: 500}", "eps"),
     "vp-em": (VP, "{sampler: em, steps: 1000}", "eps"),
     "vp-pc": (VP, "{sampler: pc, steps: 1000, corrector: {kind: langevin, snr: 0.16}}", "eps"),
     "vp-ode-heun": (VP, "{sampler: ode, method: heun, steps: 500}", "score"),

@@ -55,6 +55,45 @@ class GaussianSDENode(ProcessNode):
         return E.evaluate(self.inline(e), {**self.env(), "t": time})
 
 
+@dataclass(frozen=True)
+class KernelTable:
+    """A function of t tabulated at t = k / grid (k = 0..grid) in float64 with its exact
+    slopes; emitted code interpolates it by cubic Hermite splines."""
+
+    name: str
+    doc: str
+    values: tuple[float, ...]
+    slopes: tuple[float, ...]
+
+    def __call__(self, time: float) -> float:
+        """The interpolant at `time`, as the emitted program computes it."""
+        grid = len(self.values) - 1
+        u = min(max(time, 0.0), 1.0) * grid
+        k = min(int(u), grid - 1)
+        s, h = u - k, 1.0 / grid
+        return ((2 * s**3 - 3 * s**2 + 1) * self.values[k] + (s**3 - 2 * s**2 + s) * h * self.slopes[k]
+                + (-2 * s**3 + 3 * s**2) * self.values[k + 1] + (s**3 - s**2) * h * self.slopes[k + 1])
+
+
+@dataclass(frozen=True, kw_only=True)
+class AffineGaussianSDENode(GaussianSDENode):
+    """dx = (c(t) x + b(t)) dt + g(t) dw: the kernel's mean is alpha(t) x_0 + mean_shift(t).
+
+    With b = 0 there is no shift (mean_shift is False and no such function is emitted).
+    Kernel functions without a closed form are `tables`, which the definitions call.
+    Fragments that use the kernel's mean (a loss that draws x_t, Tweedie's denoiser, an
+    exact score) add mean_shift(t) where `process.mean_shift` is true.
+    """
+
+    drift_offset: E.Expr  # b(t)
+    mean_shift: bool  # the kernel mean is alpha(t) x_0 + mean_shift(t), mean_shift(t) a definition
+    prior_mean: float  # x_1 ~ N(prior_mean, prior_std^2 I); prior_mean = mean_shift(1)
+    tables: tuple[KernelTable, ...] = ()
+
+    def at(self, e: E.Expr, time: float) -> float:
+        return E.evaluate(self.inline(e), {**self.env(), "t": time}, {tb.name: tb for tb in self.tables})
+
+
 def gaussian_sde(kind: str, equation: str, constants: tuple[Constant, ...], definitions: tuple[Definition, ...],
                  drift_coef: E.Expr) -> GaussianSDENode:
     """The node, with the prior's std sigma(1) computed from the definitions."""
