@@ -59,7 +59,6 @@ def toy_points(n, rng):
 BETA_MIN = 0.1  # beta(0)
 BETA_MAX = 20.0  # beta(1)
 T_EPS = 0.001  # smallest time used by training and sampling
-PRIOR_STD = 0.9999784068923386  # x_1 ~ N(0, PRIOR_STD^2 I); PRIOR_STD = sigma(1)
 
 
 def beta(t):
@@ -85,6 +84,11 @@ def sigma(t):
 def g(t):
     """diffusion g(t) = sqrt(beta(t))."""
     return torch.sqrt(beta(t))
+
+
+# The prior is the kernel at t = 1 (alpha(1) x_0 neglected), computed from the functions above
+# so that it follows any edit of their constants.
+PRIOR_STD = float(sigma(torch.ones(1, dtype=torch.float64)))  # x_1 ~ N(0, PRIOR_STD^2 I)
 
 
 def drift(x, t):
