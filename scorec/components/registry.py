@@ -55,7 +55,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         "exact": Trait("an exact (analytic) score"),
     }),
     Family("parameterization", "kind", "parameterization", ("ScoreModel", "oracle_output"), ("process",),
-           scalar=True),
+           scalar=True, traits={
+               # the network outputs one scalar E(x, t) per sample; ScoreModel.energy is defined
+               "scalar_energy": Trait("an energy E(x, t) (p_t proportional to exp(-E))"),
+           }),
     Family("objective", "kind", "objectives", ("loss_fn",), ("process", "parameterization")),
     Family("predictor", "kind", "predictors", ("predictor",), ("process", "parameterization"), scalar=True),
     Family("corrector", "kind", "correctors", ("corrector",), ("process", "parameterization")),

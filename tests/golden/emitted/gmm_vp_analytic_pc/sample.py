@@ -104,7 +104,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: an energy model takes gradients of E to get its score
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
