@@ -94,11 +94,11 @@ def main(argv=None):
     log = EventLog(os.path.join(args.out, "sample_events.jsonl"))
     log(event="sample_start", total=args.n, nfe_per_sample=1000)
 
-    batches, done = [], 0
+    batches, done, stats = [], 0, {}
     while done < args.n:
         size = min(args.batch_size, args.n - done)
         x = prior_sample((size, *DATA_SHAPE), generator, device)
-        model.nfe = 0
+        model.nfe, model.stats = 0, {}
 
         def progress(step, done=done, size=size):
             if step % max(1, SAMPLE_STEPS // 50) == 0:  # about 50 events per batch
@@ -107,12 +107,15 @@ def main(argv=None):
         x = sample(model, x, generator, callback=progress)
         if FINAL_DENOISE:
             x = model.x0(x, t_end.expand(size))
+        for key, value in model.stats.items():  # averaged over samples: stat_<name> in samples.npz
+            stats[key] = stats.get(key, 0.0) + float(value) * size
         batches.append(x.float().cpu().numpy())
         done += size
         log(event="sample", done=done, total=args.n, nfe=model.nfe)
 
     samples = np.concatenate(batches)
-    atomic_savez(os.path.join(args.out, "samples.npz"), samples=samples, nfe=np.array(model.nfe))
+    atomic_savez(os.path.join(args.out, "samples.npz"), samples=samples, nfe=np.array(model.nfe),
+                 **{f"stat_{key}": np.array(total / len(samples)) for key, total in stats.items()})
     atomic_savez(os.path.join(args.out, "reference.npz"), samples=reference_data(N_REFERENCE, SEED + 2))
     log(event="sample_done", n=len(samples), nfe=model.nfe, finite=bool(np.isfinite(samples).all()))
 
