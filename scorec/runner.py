@@ -228,6 +228,8 @@ def evaluate(compiled: Compiled, run_dir: Path) -> dict:
     reference = np.load(run_dir / "reference.npz")["samples"]
     x = samples["samples"]
     metrics: dict[str, float] = {"nfe": int(samples["nfe"])}
+    # what the sampler reported (a Metropolis acceptance rate), averaged over samples
+    metrics.update({key[len("stat_"):]: float(samples[key]) for key in samples.files if key.startswith("stat_")})
     finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
     metrics["finite_fraction"] = float(finite.mean())
     if not finite.all():

@@ -258,7 +258,7 @@ def _errors(text: str) -> list[SpecError]:
     (SWISS + "process: {kind: discrete}\nsample: {sampler: em}\n", 5, "sampler 'em' needs a continuous"),
     (SWISS + "process: {kind: discrete}\nsample: {sampler: ode}\n", 5, "sampler 'ode' needs a continuous"),
     (SWISS + "process: {kind: vp}\nobjective: {kind: ddpm}\n", 5, "objective 'ddpm' needs a discrete"),
-    (SWISS + "process: {kind: discrete}\nobjective: {kind: dsm}\n", 5, "objective 'dsm' needs a continuous"),
+    (SWISS + "process: {kind: discrete}\nobjective: {kind: dsm}\n", 5, "objective 'dsm' needs a noise-conditional process"),
     (SWISS + "process: {kind: vp}\nmodel: {network: {kind: analytic}}\n", 5, "needs a Gaussian-mixture data source"),
     (SWISS + "process: {kind: vp}\nsample: {n: 10, batch_size: 20}\n", 5, "batch_size (20) is larger than n (10)"),
     (SWISS + "process: {kind: discrete, timesteps: 10}\nsample: {sampler: ddim, steps: 11}\n", 5,

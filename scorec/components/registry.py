@@ -50,13 +50,27 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            ("alpha", "sigma", "prior_sample", "draw_time", "time_grid", "time_input"), traits={
                "continuous_time": Trait("a continuous process", ("T_EPS", "drift", "diffusion")),
                "discrete_time": Trait("a discrete process", ("N_STEPS", "alpha_bar")),
+               "noise_levels": Trait("an NCSN ladder of noise levels", ("N_LEVELS", "SIGMAS")),
+               # shared by continuous processes and NCSN ladders: x_t = alpha x_0 + sigma z at any
+               # training time, with sigma(t) a smooth noise scale (what dsm needs)
+               "noise_conditional": Trait("a noise-conditional process (continuous time or an NCSN ladder)"),
+               # the grid's last time has a density that MCMC can target: t = T_EPS, the smallest
+               # NCSN level, or the data itself; its node has mcmc_text() saying which
+               "density_end": Trait("a density at the grid's last time (a continuous process, "
+                                    "an NCSN ladder, or the data density itself)"),
+               "timeless": Trait("no time (the data density itself)"),
            }),
     Family("network", "kind", "networks", ("build_network",), ("data", "process", "parameterization"), traits={
         "exact": Trait("an exact (analytic) score"),
     }),
     Family("parameterization", "kind", "parameterization", ("ScoreModel", "oracle_output"), ("process",),
-           scalar=True),
-    Family("objective", "kind", "objectives", ("loss_fn",), ("process", "parameterization")),
+           scalar=True, traits={
+               # the network outputs one scalar E(x, t) per sample; ScoreModel.energy is defined
+               "scalar_energy": Trait("an energy E(x, t) (p_t proportional to exp(-E))"),
+           }),
+    Family("objective", "kind", "objectives", ("loss_fn",), ("process", "parameterization"), traits={
+        "dimension_free": Trait("an objective whose cost per sample does not grow with the dimension"),
+    }),
     Family("predictor", "kind", "predictors", ("predictor",), ("process", "parameterization"), scalar=True),
     Family("corrector", "kind", "correctors", ("corrector",), ("process", "parameterization")),
     Family("sampler", "sampler", "samplers", ("sample",),

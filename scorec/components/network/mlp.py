@@ -20,6 +20,8 @@ class MLPNode(NetworkNode):
     activation: str  # torch.nn module name of the nonlinearity
     time_embedding: str  # fourier | sinusoidal
     embedding_dim: int  # width of the time embedding
+    timed: bool  # False where the process has no time: no embedding, t is ignored
+    scalar_output: bool  # one scalar per sample (an energy) instead of a vector shaped like x
 
 
 @component("network", default=True)
@@ -50,4 +52,5 @@ class MLPNetwork(Section):
 
     def lower(self, ctx) -> MLPNode:
         return MLPNode(kind="mlp", hidden=tuple(self.hidden), activation=ACTIVATION_MODULES[self.activation],
-                       time_embedding=self.time_embedding, embedding_dim=self.embedding_dim)
+                       time_embedding=self.time_embedding, embedding_dim=self.embedding_dim,
+                       timed=not ctx.has("process", "timeless"), scalar_output=ctx.has("parameterization", "scalar_energy"))

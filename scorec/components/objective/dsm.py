@@ -23,6 +23,7 @@ NAMED_WEIGHTINGS = {
     "likelihood": E.pow_(E.call("g", t), E.num(2.0)),  # Song et al. 2021: lambda = g^2
     "uniform": E.num(1.0),
 }
+LADDER_WEIGHTINGS = ("sigma2", "uniform")  # those defined on discrete noise levels too
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +32,8 @@ class DSMNode(ObjectiveNode):
     weight: E.Expr  # lambda(t)
 
 
-@component("objective", needs={"process": ("continuous_time",)}, default_for=("continuous_time",))
+@component("objective", needs={"process": ("noise_conditional",)}, default_for=("noise_conditional",),
+           traits=("dimension_free",))
 class DSMObjective(Section):
     """E_t lambda(t) E |s(x_t, t) + z / s(t)|^2."""
 
@@ -40,6 +42,10 @@ class DSMObjective(Section):
 
     def lower(self, ctx) -> DSMNode:
         process = ctx.process
+        if not ctx.has("process", "continuous_time") and self.weighting not in LADDER_WEIGHTINGS:
+            raise ctx.error("weighting", f"weighting '{self.weighting}' needs a continuous time t",
+                            f"on a ladder of noise levels use weighting: {' or '.join(LADDER_WEIGHTINGS)} "
+                            "(sigma2 is NCSN's sigma_i^2)")
         if self.weighting in NAMED_WEIGHTINGS:
             weight = NAMED_WEIGHTINGS[self.weighting]
         else:

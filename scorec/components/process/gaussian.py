@@ -18,6 +18,9 @@ from ..options import PositiveFloat, Probability, Section, ordered
 
 t = E.var("t")
 
+# What every continuous Gaussian SDE provides (its components' `traits`).
+CONTINUOUS_TRAITS = ("continuous_time", "noise_conditional", "density_end")
+
 
 def call(name: str) -> E.Expr:
     """name(t), a call of another definition."""
@@ -49,6 +52,10 @@ class GaussianSDENode(ProcessNode):
     def grid_text(self, steps: int) -> str:
         """How time_grid(steps) lays out the sampler's times, in words."""
         return f"t uniform from 1 to T_EPS = {self.constant('T_EPS'):g} in {steps} steps"
+
+    def mcmc_text(self) -> str:
+        """Where samplers that run MCMC at the grid's last time run it, in words."""
+        return f"t fixed at T_EPS = {self.constant('T_EPS'):g}"
 
     def at(self, e: E.Expr, time: float) -> float:
         """The value of an expression in t (over the definitions) at t = time."""

@@ -7,10 +7,10 @@ from typing import Literal
 from ... import expr as E
 from ...ir import Definition
 from ..registry import component
-from .gaussian import BetaLinearOptions, GaussianSDENode, call, gaussian_sde, one_minus_exp
+from .gaussian import CONTINUOUS_TRAITS, BetaLinearOptions, GaussianSDENode, call, gaussian_sde, one_minus_exp
 
 
-@component("process", traits=("continuous_time",), template="process/_gaussian_sde.py.j2")
+@component("process", traits=CONTINUOUS_TRAITS, template="process/_gaussian_sde.py.j2")
 class SubVPProcess(BetaLinearOptions):
     """dx = -1/2 beta(t) x dt + sqrt(beta(t) (1 - exp(-2 int_0^t beta))) dw."""
 

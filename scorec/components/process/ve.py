@@ -10,12 +10,12 @@ from ... import expr as E
 from ...ir import Constant, Definition
 from ..options import PositiveFloat, Probability, Section, ordered
 from ..registry import component
-from .gaussian import GaussianSDENode, call, gaussian_sde
+from .gaussian import CONTINUOUS_TRAITS, GaussianSDENode, call, gaussian_sde
 
 t = E.var("t")
 
 
-@component("process", traits=("continuous_time",), template="process/_gaussian_sde.py.j2")
+@component("process", traits=CONTINUOUS_TRAITS, template="process/_gaussian_sde.py.j2")
 class VEProcess(Section):
     """dx = sigma(t) sqrt(2 log(sigma_max/sigma_min)) dw."""
 

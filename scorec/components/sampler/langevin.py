@@ -1,4 +1,4 @@
-"""Unadjusted Langevin dynamics at the data end of a continuous process (Roberts & Tweedie 1996)."""
+"""Unadjusted Langevin dynamics at the data end of a process, or on the data density itself (Roberts & Tweedie 1996)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class LangevinNode(SamplerNode):
     step_size: float  # eps in x <- x + eps s(x) + sqrt(2 eps) z
 
 
-@component("sampler", needs={"process": ("continuous_time",)})
+@component("sampler", needs={"process": ("density_end",)})
 class LangevinSampler(SamplerOptions):
     """x <- x + eps s(x, t_eps) + sqrt(2 eps) z, `steps` times; no Metropolis correction."""
 
@@ -27,5 +27,5 @@ class LangevinSampler(SamplerOptions):
 
     def lower(self, ctx) -> LangevinNode:
         common = self.common(ctx, nfe=self.steps + self.denoise, final_denoise=self.denoise)
-        common["grid"] = f"t fixed at T_EPS = {ctx.process.constant('T_EPS'):g}, {self.steps} Langevin steps"
+        common["grid"] = f"{ctx.process.mcmc_text()}, {self.steps} Langevin steps"
         return LangevinNode(**common, step_size=self.step_size)

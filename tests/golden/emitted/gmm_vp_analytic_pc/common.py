@@ -131,6 +131,7 @@ class NetworkCalls:
     def __init__(self, net):
         self.net = net
         self.nfe = 0
+        self.stats = {}  # what a sampler reports of a batch (a Metropolis acceptance rate), by name
 
     def output(self, x, t):
         self.nfe += 1

@@ -113,7 +113,7 @@ def main(argv=None):
         fail(EXIT_IO, io_error_message(exc))
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: an energy model takes gradients of E to get its score
 def draw(args):
     check_writable(args.out)
     remove_stale_temporaries(args.out)  # left by a kill inside a write of samples.npz
@@ -124,11 +124,11 @@ def draw(args):
     log = EventLog(os.path.join(args.out, "sample_events.jsonl"))
     log(event="sample_start", total=args.n, nfe_per_sample=1001)
 
-    batches, done = [], 0
+    batches, done, stats = [], 0, {}
     while done < args.n:
         size = min(args.batch_size, args.n - done)
         x = prior_sample((size, *DATA_SHAPE), generator, device)
-        model.nfe = 0
+        model.nfe, model.stats = 0, {}
 
         def progress(step, done=done, size=size):
             if step % max(1, SAMPLE_STEPS // 50) == 0:  # about 50 events per batch
@@ -137,12 +137,15 @@ def draw(args):
         x = sample(model, x, generator, callback=progress)
         if FINAL_DENOISE:
             x = model.x0(x, t_end.expand(size))
+        for key, value in model.stats.items():  # averaged over samples: stat_<name> in samples.npz
+            stats[key] = stats.get(key, 0.0) + float(value) * size
         batches.append(x.float().cpu().numpy())
         done += size
         log(event="sample", done=done, total=args.n, nfe=model.nfe)
 
     samples = np.concatenate(batches)
-    atomic_savez(os.path.join(args.out, "samples.npz"), samples=samples, nfe=np.array(model.nfe))
+    atomic_savez(os.path.join(args.out, "samples.npz"), samples=samples, nfe=np.array(model.nfe),
+                 **{f"stat_{key}": np.array(total / len(samples)) for key, total in stats.items()})
     atomic_savez(os.path.join(args.out, "reference.npz"), samples=reference_data(N_REFERENCE, SEED + 2))
     log(event="sample_done", n=len(samples), nfe=model.nfe, finite=bool(np.isfinite(samples).all()))
 

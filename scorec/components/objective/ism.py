@@ -1,0 +1,44 @@
+"""Implicit score matching (Hyvärinen 2005): 1/2 |s|^2 + tr(grad_x s), with the exact trace."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from ...ir import ObjectiveNode
+from .. import registry
+from ..options import Section
+from ..registry import component
+
+
+@dataclass(frozen=True, kw_only=True)
+class ISMNode(ObjectiveNode):
+    weighted: bool  # weight by sigma(t)^2 (on a noising process), else 1
+    max_dim: int
+
+
+@component("objective", default_for=("timeless",))
+class ISMObjective(Section):
+    """E 1/2 |s(x, t)|^2 + tr(grad_x s(x, t)) on samples of p_t (no x_0 needed); d backward passes per batch."""
+
+    kind: Literal["ism"]
+    max_dim: Annotated[int, Field(ge=1, le=4096)] = Field(
+        64, description="refuse data of more coordinates: the exact trace costs one backward pass each")
+
+    def lower(self, ctx) -> ISMNode:
+        dim = math.prod(ctx.data.shape)
+        if dim > self.max_dim:
+            cheaper = sorted(set(registry.fitting("objective", {"objective": ("dimension_free",)}))
+                             & set(registry.satisfied_by("objective", ctx.chosen)))
+            raise ctx.error("kind", f"ism's exact Hessian trace needs {dim} backward passes per batch "
+                            f"(data of {dim} coordinates; max_dim is {self.max_dim})",
+                            (f"use objective kind: {', '.join(cheaper)} (cost independent of the dimension), "
+                             if cheaper else "") + "or raise objective.max_dim")
+        weighted = not ctx.has("process", "timeless")
+        return ISMNode(
+            kind="ism", weighted=weighted, max_dim=self.max_dim,
+            equation="E " + ("sigma(t)^2 " if weighted else "") + "[1/2 |score(x, t)|^2 + tr(grad_x score(x, t))]",
+        )
