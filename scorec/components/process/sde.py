@@ -28,7 +28,7 @@ from ...frontend.expr_parser import parse_expr, parse_sde_equation
 from ...ir import Constant, Definition
 from ..options import Probability, Section
 from ..registry import FAMILIES, component
-from .gaussian import AffineGaussianSDENode, GaussianSDENode, KernelTable
+from .gaussian import CONTINUOUS_TRAITS, AffineGaussianSDENode, GaussianSDENode, KernelTable
 
 t = E.var("t")
 HELPER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -50,7 +50,7 @@ _RESERVED = frozenset(
 )
 
 
-@component("process", traits=("continuous_time",), template="process/_gaussian_sde.py.j2")
+@component("process", traits=CONTINUOUS_TRAITS, template="process/_gaussian_sde.py.j2")
 class SDEProcess(Section):
     """dx = (a(t) x + b(t)) dt + g(t) dw, written as an equation."""
 
