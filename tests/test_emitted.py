@@ -83,6 +83,8 @@ def test_every_example_trains_and_samples(name, tmp_path):
     overrides = ["train.steps=20", "train.compile=false", "train.log_every=5",
                  "sample.n=64", "sample.batch_size=32", "sample.steps=10"]
     ir = compile_file(EXAMPLES / f"{name}.yaml")
+    if ir.data.kind == "mnist":  # loading 70000 images and a 28x28 U-Net take minutes on a CPU
+        pytest.skip("the mnist example runs end to end in `scorec run`; tests/test_images.py loads its data")
     if not ir.trains:
         overrides = [o for o in overrides if not o.startswith("train.")]
     small = compile_file(EXAMPLES / f"{name}.yaml", overrides)
