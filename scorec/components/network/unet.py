@@ -73,7 +73,8 @@ class UNetNetwork(Section):
         widths = sorted({self.channels * m for m in self.channel_mult})
         if any(w % min(self.groups, w) for w in widths):
             raise ctx.error("groups", f"{self.groups} GroupNorm groups do not divide every level's channels {widths}")
-        attended = [self.channels * m for m, side in zip(self.channel_mult, sides) if side in self.attention_resolutions]
+        attended = [self.channels * m for m, side in zip(self.channel_mult, sides)
+                    if side in self.attention_resolutions]
         attended.append(self.channels * self.channel_mult[-1])  # the middle block attends too
         if any(w % self.attention_heads for w in attended):
             raise ctx.error("attention_heads", f"{self.attention_heads} heads do not divide the attended "
