@@ -115,6 +115,7 @@ def run(
     set_: List[str] = SetOpt,
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, ..."),
     fresh: bool = typer.Option(False, "--fresh", help="train from scratch even if a checkpoint exists"),
+    nproc: int = typer.Option(1, "--nproc", help="training processes (torchrun; DDP, gloo on CPU, nccl on CUDA)"),
 ) -> None:
     """Compile, train, sample, evaluate; write metrics.json and pictures into the run directory."""
     from .runner import RunFailed, run_spec
@@ -123,7 +124,7 @@ def run(
     run_dir = out or Path("runs") / compiled.ir.name
     try:
         with _io_errors():
-            metrics = run_spec(compiled, run_dir, device=device, fresh=fresh)
+            metrics = run_spec(compiled, run_dir, device=device, fresh=fresh, nproc=nproc)
     except RunFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)

@@ -112,7 +112,9 @@ def view(value: Any) -> Any:
     numbers (printed as Python literals when rendered)."""
     if isinstance(value, Node):
         out = {f.name: view(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        out["template"] = registry.get(value.family, value.kind).template
+        comp = registry.get(value.family, value.kind)
+        out["template"] = comp.template
+        out["traits"] = comp.traits
         return out
     if isinstance(value, Definition):
         return {"name": value.name, "doc": value.doc, "code": function_body(value.expr), "text": E.to_text(value.expr)}

@@ -117,6 +117,7 @@ class TrainIR:
     ema: float
     precision: str
     compile: bool
+    compile_mode: str
     checkpoint_every: int
     log_every: int
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .files import atomic_write
 
-__all__ = ["plot_loss", "plot_samples"]
+__all__ = ["image_grid", "plot_loss", "plot_samples"]
 
 
 def _new_figure(width: float, height: float):
@@ -75,6 +75,8 @@ def plot_samples(samples, reference, path, title=None, max_points: int = 5000) -
     plots stay light.  d == 1 draws histograms; d > 2 shows the first two
     coordinates and says so in the title.
     """
+    if np.ndim(samples) == 4:  # images (n, C, H, W): grids of data and samples
+        return _plot_image_grids(samples, reference, path, title)
     rng = np.random.default_rng(0)
     ref = _flat_finite(reference, max_points, rng)
     smp = _flat_finite(samples, max_points, rng)
@@ -101,6 +103,34 @@ def plot_samples(samples, reference, path, title=None, max_points: int = 5000) -
         ax.set_title(f"{name} (n={len(pts)})")
     if suptitle:
         fig.suptitle(suptitle)
+    fig.tight_layout()
+    return _save_atomic(fig, path)
+
+
+def image_grid(images, rows: int = 8, cols: int = 8) -> np.ndarray:
+    """(n, C, H, W) images in [-1, 1] -> one (rows*(H+1)-1, cols*(W+1)-1, C) picture in [0, 1], row by row;
+    non-finite pixels show as 0."""
+    x = np.nan_to_num(np.asarray(images, dtype=np.float64)[: rows * cols], nan=-1.0, posinf=1.0, neginf=-1.0)
+    x = np.clip((x + 1.0) / 2.0, 0.0, 1.0).transpose(0, 2, 3, 1)
+    n, h, w, c = x.shape
+    rows = max(1, -(-n // cols))
+    grid = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1, c))
+    for i in range(n):
+        r, q = divmod(i, cols)
+        grid[r * (h + 1): r * (h + 1) + h, q * (w + 1): q * (w + 1) + w] = x[i]
+    return grid
+
+
+def _plot_image_grids(samples, reference, path, title) -> Path:
+    fig = _new_figure(10, 5.4)
+    for ax, images, name in zip(fig.subplots(1, 2), (reference, samples), ("data", "samples")):
+        grid = image_grid(images)
+        ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1,
+                  interpolation="nearest")
+        ax.set_title(f"{name} (first {min(64, len(images))} of {len(images)})")
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return _save_atomic(fig, path)
 

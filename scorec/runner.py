@@ -46,15 +46,22 @@ PROGRAM_EXIT_CODES = {3: "diverged", 4: "cannot write", 5: "bad checkpoint"}
 
 
 def run_spec(compiled: Compiled, run_dir: str | os.PathLike, device: str = "auto", fresh: bool = False,
-             console: Console | None = None) -> dict:
+             console: Console | None = None, nproc: int = 1) -> dict:
+    """Compile into run_dir, train (under torchrun when nproc > 1), sample, evaluate."""
     console = console or Console(stderr=True)
     ir = compiled.ir
     run_dir = Path(run_dir)
+    if nproc < 1:
+        raise RunFailed(f"--nproc must be at least 1 (got {nproc})")
+    if ir.train is not None and ir.train.batch_size % nproc:
+        raise RunFailed(f"train.batch_size {ir.train.batch_size} does not split evenly over --nproc {nproc}: "
+                        "the global batch is train.batch_size whatever the number of processes")
     with run_lock(run_dir, ir.name):
-        return _run_locked(compiled, run_dir, device, fresh, console)
+        return _run_locked(compiled, run_dir, device, fresh, console, nproc)
 
 
-def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, console: Console) -> dict:
+def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, console: Console,
+                nproc: int = 1) -> dict:
     ir = compiled.ir
     code_dir = run_dir / "code"
     files = emit(ir)
@@ -78,7 +85,8 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
 
     if ir.train is not None:
         extra = ["--fresh"] if fresh else []
-        _run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console)
+        _run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console, nproc)
+    # sampling runs in one process (rank 0's job): it is short next to training
     _run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console)
 
     metrics = evaluate(compiled, run_dir)
@@ -141,12 +149,15 @@ def _describe_holder(text: str) -> str:
 
 
 def _run_program(script: Path, run_dir: Path, device: str, label: str, total: int, extra: list[str],
-                 console: Console) -> None:
-    """Run one emitted program with a progress bar fed by its events."""
+                 console: Console, nproc: int = 1) -> None:
+    """Run one emitted program with a progress bar fed by its events; with nproc > 1 under
+    PyTorch's own launcher (torchrun: python -m torch.distributed.run), one process per rank."""
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = log_dir / f"{label}.stderr"
     cmd = [sys.executable, "-u", str(script), "--out", str(run_dir), "--device", device, *extra]
+    if nproc > 1:
+        cmd[2:2] = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with open(stderr_path, "w") as stderr, Progress(*columns, console=console, transient=False) as progress:

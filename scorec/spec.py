@@ -47,6 +47,8 @@ class TrainSpec(Section):
     ema: Annotated[float, Field(ge=0, lt=1)] = Field(0.999, description="EMA decay of the weights")
     precision: Literal["fp32", "bf16"] = "fp32"
     compile: bool = Field(True, description="torch.compile the loss step")
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
+        "default", description="torch.compile's mode")
     checkpoint_every: PositiveInt = Field(1000, description="steps between checkpoints")
     log_every: PositiveInt = Field(50, description="steps between logged events")
 

@@ -66,6 +66,8 @@ def names(code: str) -> tuple[set[str], set[str]]:
             bound.add(node.arg)
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):  # a lazy import inside a function
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
     loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return top, loaded - bound - set(dir(builtins)) - MODULES
 
