@@ -187,3 +187,102 @@ def test_c2st_pvalue_is_the_binomial_tail():
     assert _binomial_upper_tail(3, 4) == pytest.approx(5 / 16, rel=1e-12)
     assert _binomial_upper_tail(0, 4) == 1.0
     assert _binomial_upper_tail(10, 10) == pytest.approx(2.0 ** -10, rel=1e-12)
+
+
+# ------------------------------------------------------------- features and image wiring
+
+
+def _synthetic_images(n, seed, classes=3):
+    """8x8 one-channel images in [-1, 1]: class c is a bright bar in column 2c+1, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(classes, size=n)
+    x = np.full((n, 1, 8, 8), -0.8, np.float32)
+    for i, c in enumerate(labels):
+        x[i, 0, :, 2 * c + 1] = 0.9
+    x += rng.normal(0, 0.1, x.shape).astype(np.float32)
+    return np.clip(x, -1, 1), labels
+
+
+class _SyntheticCommon:
+    """Stands in for a run's common.py: load_data and load_labels by split."""
+
+    DATA_SHAPE = (1, 8, 8)
+
+    def __init__(self):
+        self.splits = {"train": _synthetic_images(600, 0), "test": _synthetic_images(200, 1)}
+
+    def load_data(self, split, seed):
+        return self.splits[split][0]
+
+    def load_labels(self, split, seed):
+        return self.splits[split][1]
+
+
+def test_image_evaluation_with_classifier_features_and_floors(tmp_path, monkeypatch):
+    from scorec.metrics import features
+    from scorec.metrics.images import evaluate_images, load_image_data
+
+    monkeypatch.setenv("SCOREC_CACHE", str(tmp_path))
+    real_train = features.train_classifier
+    # 150 steps are plenty for bars; keeps the test at seconds
+    monkeypatch.setattr(features, "train_classifier",
+                        lambda net, x, y, xt, yt: real_train(net, x, y, xt, yt, epochs=1, min_steps=80, batch_size=64))
+    data = load_image_data(_SyntheticCommon(), 0)
+    good, _ = _synthetic_images(200, 2)
+    bad = np.clip(good[:, :, ::-1, ::-1] * 0 + np.random.default_rng(3).normal(0, 0.5, good.shape), -1, 1)
+    names = ["fid", "kid", "is", "precision_recall"]
+    m_good = evaluate_images(names, good, data, "classifier", n_reference=600)
+    assert m_good["classifier_accuracy"] > 0.95
+    assert {"fid", "fid_floor", "kid", "kid_se", "kid_floor", "is", "is_floor", "precision", "recall"} <= set(m_good)
+    m_bad = evaluate_images(names, bad.astype(np.float32), data, "classifier", n_reference=600)
+    assert m_bad["fid"] > 5 * max(m_good["fid"], m_good["fid_floor"], 1e-3)
+    assert m_good["is"] == pytest.approx(m_good["is_floor"], rel=0.15)  # both ~3 classes, confident
+    assert m_good["precision"] > 0.8 and m_bad["precision"] < m_good["precision"]
+    # cached: the classifier and the reference features are reused, not retrained
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["classifier", "reference"]
+
+
+def test_classifier_needs_labels(tmp_path, monkeypatch):
+    from scorec.metrics.features import FeatureError
+    from scorec.metrics.images import ImageData, extractor_for
+
+    monkeypatch.setenv("SCOREC_CACHE", str(tmp_path))
+    x, _ = _synthetic_images(20, 0)
+    with pytest.raises(FeatureError, match="features: inception"):
+        extractor_for("classifier", ImageData(x, x, None, None, "0" * 64))
+
+
+def _inception_or_skip():
+    from scorec.metrics.features import InceptionExtractor, MissingExtra
+
+    try:
+        return InceptionExtractor()
+    except MissingExtra as exc:
+        pytest.skip(str(exc))
+
+
+def test_inception_features_pinned_by_golden_file():
+    """Features of a fixed batch (4 synthetic 8x8 grey images and 2 RGB 32x32 ones). Regenerate
+    with SCOREC_UPDATE_GOLDEN=1 after an intended change of the preprocessing."""
+    import os
+
+    extractor = _inception_or_skip()
+    grey, _ = _synthetic_images(4, 5)
+    rgb = np.random.default_rng(6).uniform(-1, 1, (2, 3, 32, 32)).astype(np.float32)
+    feats = np.concatenate([extractor(grey)[0], extractor(rgb)[0]])
+    assert feats.shape == (6, 2048) and np.isfinite(feats).all()
+    if os.environ.get("SCOREC_UPDATE_GOLDEN") == "1":
+        np.savez_compressed(GOLDEN, features=feats.astype(np.float32))
+    golden = np.load(GOLDEN)["features"]
+    # float32 convolutions on another CPU differ in the last bits; features are O(0.1-1)
+    np.testing.assert_allclose(feats, golden, rtol=1e-3, atol=1e-4)
+
+
+def test_inception_missing_extra_message(monkeypatch):
+    import importlib.util
+
+    from scorec.metrics import features
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(features.MissingExtra, match=r"scorec\[images\]"):
+        features.inception_weights()

@@ -185,8 +185,9 @@ class ClassifierExtractor(Extractor):
         return cls(net, accuracy)
 
 
-def train_classifier(net, x, y, x_test, y_test, epochs: int = 4, batch_size: int = 128, seed: int = 0) -> float:
-    """Adam with a cosine schedule for `epochs` passes (at least 1500 steps for small sets);
+def train_classifier(net, x, y, x_test, y_test, epochs: int = 4, batch_size: int = 128, seed: int = 0,
+                     min_steps: int = 1500) -> float:
+    """Adam with a cosine schedule for `epochs` passes (at least min_steps steps for small sets);
     light augmentation (random 1-pixel shifts) against overfitting small sets. Returns the
     test accuracy (or the train accuracy when there is no test split)."""
     import torch
@@ -195,7 +196,7 @@ def train_classifier(net, x, y, x_test, y_test, epochs: int = 4, batch_size: int
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     xt, yt = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.int64))
-    steps = max(1500, epochs * len(xt) // batch_size)
+    steps = max(min_steps, epochs * len(xt) // batch_size)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     net.train()
