@@ -3,7 +3,9 @@
 Exit codes: 0 success, 2 a mistake in the spec (diagnostics on stderr, nothing written),
 1 a failure while running the emitted programs (their own one-line message: diverged, an
 unwritable run directory, a checkpoint of another model; or a run directory locked by
-another `scorec run`).
+another `scorec run`). `scorec sample|eval RUN_DIR` recompile RUN_DIR/spec.yaml with their
+--set overrides (2 for a spec error or an override outside sample./eval.), and exit 1 when
+the directory is not a run, is locked, or the settings would change the trained model.
 """
 
 from __future__ import annotations
@@ -129,6 +131,63 @@ def run(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)
     typer.echo(json.dumps(metrics, indent=2))
+
+
+RunDirArg = typer.Argument(..., help="a run directory written by scorec run", show_default=False)
+
+
+def _run_dir_spec(run_dir: Path, set_: list[str], allowed: tuple[str, ...], command: str):
+    """Compile RUN_DIR/spec.yaml with the overrides, which may touch only `allowed` sections."""
+    from .runner import RunFailed, overrides_outside, run_spec_path
+
+    try:
+        path = run_spec_path(run_dir)
+    except RunFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    foreign = overrides_outside(set_, allowed)
+    if foreign:
+        typer.echo(f"error: scorec {command} changes only {', '.join(s + '.*' for s in allowed)}; "
+                   f"--set {foreign[0]} would change the trained run (use scorec run)", err=True)
+        raise typer.Exit(2)
+    return _compile(path, set_)
+
+
+def _finish(action) -> None:
+    from .runner import RunFailed
+
+    try:
+        with _io_errors():
+            metrics = action()
+    except RunFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(metrics, indent=2))
+
+
+@app.command()
+def sample(
+    run_dir: Path = RunDirArg,
+    set_: List[str] = typer.Option([], "--set", help="new sampling (or eval) settings: --set sample.steps=50"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, ..."),
+) -> None:
+    """Resample a trained run with new sampling settings, then re-evaluate and re-report."""
+    from .runner import RESAMPLE_SECTIONS, resample
+
+    compiled = _run_dir_spec(run_dir, set_, RESAMPLE_SECTIONS, "sample")
+    _finish(lambda: resample(compiled, run_dir, device=device))
+
+
+@app.command("eval")
+def eval_cmd(
+    run_dir: Path = RunDirArg,
+    set_: List[str] = typer.Option([], "--set", help="new evaluation settings: --set eval.metrics=[mmd,c2st]"),
+) -> None:
+    """Re-evaluate a run's samples (metrics.json, pictures, report.html)."""
+    from .runner import REEVAL_SECTIONS, reevaluate
+
+    compiled = _run_dir_spec(run_dir, set_, REEVAL_SECTIONS, "eval")
+    _finish(lambda: reevaluate(compiled, run_dir))
 
 
 @app.command()

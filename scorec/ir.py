@@ -126,6 +126,7 @@ class TrainIR:
 class EvalIR:
     metrics: tuple[str, ...]
     n_reference: int
+    features: str = "classifier"  # for image metrics: classifier | inception
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .files import atomic_write
 
-__all__ = ["image_grid", "plot_loss", "plot_samples"]
+__all__ = ["image_grid", "metrics_table", "plot_field_and_trajectories", "plot_loss", "plot_samples", "write_report"]
 
 
 def _new_figure(width: float, height: float):
@@ -171,3 +171,181 @@ def plot_loss(events, path) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return _save_atomic(fig, path)
+
+
+# --------------------------------------------------------------------------------- 2-D views
+
+
+class _RunCode:
+    """A run's emitted common.py and sample.py, imported in this process.
+
+    sample.py does `from common import ...` after putting its folder on sys.path; a `common`
+    already imported (another run's) is set aside for the import and restored after, so
+    several runs can be drawn in one process."""
+
+    def __init__(self, code_dir: Path):
+        import importlib.util
+        import sys
+
+        saved_common, saved_path = sys.modules.pop("common", None), list(sys.path)
+        try:
+            spec = importlib.util.spec_from_file_location(f"scorec_report_sample_{id(self)}", code_dir / "sample.py")
+            self.sample = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(self.sample)
+        finally:
+            sys.modules.pop("common", None)
+            if saved_common is not None:
+                sys.modules["common"] = saved_common
+            sys.path[:] = saved_path
+
+
+def trajectories_and_field(run_dir: Path, n_paths: int = 12, grid: int = 28, seed: int = 0):
+    """Run the emitted sampler in this process for a few points and record every state it
+    evaluates the network at (the model's `output` is wrapped: the sampler's callback only
+    gets the step number, while each network call sees the current x). Also evaluate the
+    score on a grid at the sampler's last time. Returns (paths (n_paths, T, 2), field dict)."""
+    import torch
+
+    mod = _RunCode(Path(run_dir) / "code").sample
+    device = torch.device("cpu")
+    model = mod.ScoreModel(mod.load_network(str(run_dir), device))
+    states = []
+    inner = model.output
+
+    def recording(x, t):
+        states.append(x.detach().float().cpu().numpy().copy())
+        return inner(x, t)
+
+    model.output = recording
+    gen = torch.Generator(device=device).manual_seed(seed)
+    x = mod.prior_sample((n_paths, *mod.DATA_SHAPE), gen, device)
+    t_end = mod.time_grid(mod.SAMPLE_STEPS, device)[-1]
+    x = mod.sample(model, x, gen, callback=None)
+    if mod.FINAL_DENOISE:
+        x = model.x0(x, t_end.expand(n_paths))
+    states.append(x.detach().float().cpu().numpy())
+    paths = np.stack(states, axis=1)
+    model.output = inner
+    return paths, (model, t_end)
+
+
+def plot_field_and_trajectories(run_dir, reference, path) -> Path:
+    """Two panels for 2-D data: the learned score field at the sampler's last time (arrows of
+    unit length, coloured by log |score|; the energy as background where the model has one),
+    and a few sampler trajectories from the prior to their samples over the data."""
+    import torch
+
+    run_dir = Path(run_dir)
+    paths, (model, t_end) = trajectories_and_field(run_dir, n_paths=6)
+    # at most ~60 states a path: a 1000-step noisy path drawn in full is a scribble
+    keep = np.unique(np.linspace(0, paths.shape[1] - 1, 60).round().astype(int))
+    paths = paths[:, keep]
+    ref = _flat_finite(reference, 3000, np.random.default_rng(0))
+    (x0, x1), (y0, y1) = _limits(ref)[:2]
+    gx, gy = np.meshgrid(np.linspace(x0, x1, 28), np.linspace(y0, y1, 28))
+    pts = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
+    t = t_end.expand(len(pts))
+    energy = None
+    with torch.enable_grad():  # energy parameterizations differentiate E to get the score
+        score = model.score(pts, t).detach().numpy()
+        if hasattr(model, "energy"):
+            energy = model.energy(pts, t).detach().numpy().reshape(gx.shape)
+    mag = np.linalg.norm(score, axis=1) + 1e-12
+
+    fig = _new_figure(11, 5)
+    ax1, ax2 = fig.subplots(1, 2)
+    if energy is not None:
+        im = ax1.contourf(gx, gy, energy, levels=30, cmap="viridis")
+        fig.colorbar(im, ax=ax1, label="energy E(x, t)")
+    ax1.scatter(ref[:, 0], ref[:, 1], s=2, color="0.55", linewidths=0, rasterized=True)
+    q = ax1.quiver(gx.ravel(), gy.ravel(), score[:, 0] / mag, score[:, 1] / mag, np.log10(mag),
+                   cmap="magma", angles="xy", scale=40, width=0.003)
+    fig.colorbar(q, ax=ax1, label="log10 |score|")
+    ax1.set_title(f"learned score at t = {float(t_end):.3g} (direction)")
+    ax2.scatter(ref[:, 0], ref[:, 1], s=2, color="0.7", linewidths=0, rasterized=True)
+    colours = [f"C{i % 10}" for i in range(len(paths))]
+    for p, c in zip(paths, colours):
+        p = p.reshape(len(p), -1)
+        ax2.plot(p[:, 0], p[:, 1], color=c, linewidth=1.0, alpha=0.85)
+        ax2.plot(p[0, 0], p[0, 1], "o", color=c, markersize=3)
+        ax2.plot(p[-1, 0], p[-1, 1], "*", color=c, markersize=9, markeredgecolor="k", markeredgewidth=0.4)
+    ax2.set_title(f"{len(paths)} sampler trajectories (o start, * sample)")
+    for ax in (ax1, ax2):
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+    fig.tight_layout()
+    return _save_atomic(fig, path)
+
+
+# ------------------------------------------------------------------------------ report.html
+
+
+def _png_tag(path: Path, alt: str) -> str:
+    import base64
+    import html
+
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"><figcaption>' \
+           f'{html.escape(alt)}</figcaption></figure>'
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "nan" if v != v else f"{v:.5g}"
+    return str(v)
+
+
+def metrics_table(metrics: dict) -> str:
+    """Rows metric | value | floor (the test split against the train split, where computed)."""
+    import html
+
+    rows = []
+    for key in sorted(metrics):
+        if key.endswith("_floor"):
+            continue
+        floor = metrics.get(f"{key}_floor")
+        rows.append(f"<tr><td>{html.escape(key)}</td><td>{_fmt(metrics[key])}</td>"
+                    f"<td>{'' if floor is None else _fmt(floor)}</td></tr>")
+    return ("<table><thead><tr><th>metric</th><th>value</th><th>floor (test vs train)</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}
+h1{margin-bottom:0.2em} .sub{color:#666;margin-top:0} table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 10px;text-align:right} td:first-child,th:first-child{text-align:left}
+pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:12px} img{max-width:100%}
+figure{margin:1em 0} figcaption{color:#666;font-size:13px} .note{color:#a60}"""
+
+
+def write_report(run_dir, ir, metrics: dict, console=None) -> Path:
+    """report.html: one self-contained file (PNGs embedded as base64): the spec, the metrics with
+    floors, the loss curve, samples beside data (or the sample grid for images), and for 2-D data
+    the learned score field and a few sampler trajectories (field.png, drawn here)."""
+    import html
+
+    run_dir = Path(run_dir)
+    notes = []
+    if len(ir.data.shape) == 1 and ir.data.shape[0] == 2 and (run_dir / "code" / "sample.py").is_file():
+        try:
+            reference = np.load(run_dir / "reference.npz")["samples"]
+            plot_field_and_trajectories(run_dir, reference, run_dir / "field.png")
+        except Exception as exc:  # a picture must never fail a finished run
+            notes.append(f"no score field / trajectories: {type(exc).__name__}: {exc}")
+    spec_text = (run_dir / "spec.yaml").read_text() if (run_dir / "spec.yaml").is_file() else ""
+    parts = [f"<h1>{html.escape(ir.name)}</h1>",
+             f'<p class="sub">{html.escape(ir.process.kind)} process, {html.escape(ir.parameterization.kind)} '
+             f'{html.escape(ir.network.kind)}, {html.escape(ir.sampler.kind)} sampler '
+             f'({ir.sampler.steps} steps, {ir.sampler.nfe} NFE per sample)</p>',
+             "<h2>Metrics</h2>", metrics_table(metrics)]
+    for name, caption in (("samples.png", "samples beside data"), ("field.png", "score field and trajectories"),
+                          ("loss.png", "training loss")):
+        if (run_dir / name).is_file():
+            parts += [f"<h2>{caption[0].upper() + caption[1:]}</h2>", _png_tag(run_dir / name, caption)]
+    parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+    parts += ["<h2>Spec</h2>", f"<pre>{html.escape(spec_text)}</pre>"]
+    doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(ir.name)}: scorec report"
+           f"</title><style>{CSS}</style></head><body>{''.join(parts)}</body></html>\n")
+    if console is not None:
+        for n in notes:
+            console.print(f"report: {n}")
+    return atomic_write(run_dir / "report.html", lambda fh: fh.write(doc.encode("utf-8")))

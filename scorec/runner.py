@@ -32,7 +32,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .components import registry
 from .emit import emit, write_files
-from .files import TMP_SUFFIX, atomic_write_text
+from .ir import canonical_json
+from .files import TMP_SUFFIX, atomic_write, atomic_write_text
 from .pipeline import Compiled
 
 
@@ -80,6 +81,7 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
         checkpoint.unlink()  # --fresh: the directory is about to describe another model
     write_files(files, code_dir)
     shutil.copyfile(code_dir / "spec.lock.json", run_dir / "spec.lock.json")
+    write_run_spec(compiled, run_dir)
     console.print(f"[bold]{ir.name}[/]: {ir.process.kind} process, {ir.parameterization.kind} "
                   f"{ir.network.kind}, {ir.sampler.kind} sampler -> {run_dir}")
 
@@ -89,7 +91,107 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
     # sampling runs in one process (rank 0's job): it is short next to training
     _run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console)
 
-    metrics = evaluate(compiled, run_dir)
+    metrics = evaluate(compiled, run_dir, console)
+    console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    return metrics
+
+
+RUN_SPEC = "spec.yaml"
+# What `scorec sample` and `scorec eval` may change in a finished run; the rest is the trained model.
+RESAMPLE_SECTIONS = ("sample", "eval")
+REEVAL_SECTIONS = ("eval",)
+
+
+def write_run_spec(compiled: Compiled, run_dir: Path) -> None:
+    """The validated spec, every default explicit, as YAML: `scorec sample` and `scorec eval`
+    recompile it (with their --set overrides) and so need neither the original file nor its path."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.default_flow_style = None
+    yaml.width = 100
+    buf = io.StringIO()
+    yaml.dump(compiled.spec.model_dump(mode="json"), buf)
+    header = ("# The validated spec of this run (defaults explicit), written by scorec run.\n"
+              "# scorec sample / scorec eval recompile it; edit the original spec, not this file.\n")
+    atomic_write_text(run_dir / RUN_SPEC, header + buf.getvalue())
+
+
+def run_spec_path(run_dir: Path) -> Path:
+    """RUN_DIR/spec.yaml, or RunFailed saying why this is not a finished run directory."""
+    path = Path(run_dir) / RUN_SPEC
+    if not Path(run_dir).is_dir():
+        raise RunFailed(f"{run_dir} is not a directory")
+    if not path.is_file() or not (Path(run_dir) / "spec.lock.json").is_file():
+        raise RunFailed(f"{run_dir} holds no run of scorec (no {RUN_SPEC} and spec.lock.json; "
+                        "it is written by scorec run)")
+    return path
+
+
+def overrides_outside(overrides: list[str], sections: tuple[str, ...]) -> list[str]:
+    """The --set overrides that touch a section other than `sections`."""
+    return [o for o in overrides if o.split("=", 1)[0].strip().split(".")[0] not in sections]
+
+
+def _lock_ir(run_dir: Path) -> dict:
+    try:
+        lock = json.loads((run_dir / "spec.lock.json").read_text())
+        return lock if isinstance(lock, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: Console | None = None) -> dict:
+    """scorec sample: draw new samples from a trained run with (possibly) new sampling settings,
+    then evaluate and report. The weights must be this model's: same training hash."""
+    console = console or Console(stderr=True)
+    ir = compiled.ir
+    with run_lock(run_dir, ir.name):
+        files = emit(ir)
+        new_hash = json.loads(files["spec.lock.json"])["training_hash"]
+        old_hash = _existing_training_hash(run_dir)
+        if old_hash != new_hash:
+            raise RunFailed(f"these settings change the trained model (training hash {new_hash[:12]}..., "
+                            f"the run's is {str(old_hash)[:12]}...); scorec sample changes only sampling and "
+                            "evaluation: use scorec run for a new model")
+        if ir.trains and not (run_dir / "checkpoints" / "last.pt").is_file():
+            raise RunFailed(f"{run_dir} has no checkpoint (checkpoints/last.pt): train it first with scorec run")
+        for folder in (run_dir, run_dir / "code"):
+            remove_stale_temporaries(folder)
+        write_files(files, run_dir / "code")
+        shutil.copyfile(run_dir / "code" / "spec.lock.json", run_dir / "spec.lock.json")
+        write_run_spec(compiled, run_dir)
+        console.print(f"[bold]{ir.name}[/]: resampling with the {ir.sampler.kind} sampler, "
+                      f"{ir.sampler.steps} steps, n={ir.sampler.n} -> {run_dir}")
+        _run_program(run_dir / "code" / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console)
+        metrics = evaluate(compiled, run_dir, console)
+    console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    return metrics
+
+
+def reevaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) -> dict:
+    """scorec eval: recompute metrics.json and the report from the run's samples.npz, with
+    (possibly) new evaluation settings. Everything but `eval` must be the run's own."""
+    console = console or Console(stderr=True)
+    ir = compiled.ir
+    with run_lock(run_dir, ir.name):
+        old = _lock_ir(run_dir).get("ir")
+        new = json.loads(canonical_json(ir))
+        if not isinstance(old, dict) or {k: v for k, v in old.items() if k != "eval"} != \
+                {k: v for k, v in new.items() if k != "eval"}:
+            raise RunFailed(f"{run_dir}/spec.lock.json does not describe this spec's model and sampler "
+                            "(edited by hand?); run scorec run or scorec sample first")
+        if not (run_dir / "samples.npz").is_file():
+            raise RunFailed(f"{run_dir} has no samples.npz: sample it first (scorec sample {run_dir})")
+        remove_stale_temporaries(run_dir)
+        if old.get("eval") != new.get("eval"):  # keep code/ and the lock saying what was evaluated
+            files = emit(ir)
+            write_files(files, run_dir / "code")
+            shutil.copyfile(run_dir / "code" / "spec.lock.json", run_dir / "spec.lock.json")
+            write_run_spec(compiled, run_dir)
+        metrics = evaluate(compiled, run_dir, console)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics
 
@@ -229,14 +331,35 @@ def read_events(path: Path) -> list[dict]:
     return [e for e in (_parse_event(line) for line in path.read_text().splitlines()) if e is not None]
 
 
-def evaluate(compiled: Compiled, run_dir: Path) -> dict:
-    """Metrics of samples.npz against reference.npz, written to metrics.json, plus pictures."""
-    from .metrics import compute_metrics, mode_shares, total_variation
-    from .report import plot_loss, plot_samples
+def _reference(ir, run_dir: Path) -> np.ndarray:
+    """reference.npz (sample.py writes it); rebuilt through the run's common.py when eval.n_reference
+    changed since (scorec eval --set eval.n_reference=...)."""
+    path = run_dir / "reference.npz"
+    if path.is_file():
+        reference = np.load(path)["samples"]
+        if len(reference) == ir.eval.n_reference:
+            return reference
+    from .metrics.images import import_common
 
+    reference = np.asarray(import_common(run_dir / "code").reference_data(ir.eval.n_reference, ir.seed + 2))
+    atomic_write(path, lambda fh: np.savez(fh, samples=reference))
+    return reference
+
+
+def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) -> dict:
+    """Metrics of samples.npz, written to metrics.json, plus pictures and report.html.
+
+    Point metrics (mmd, swd, c2st, energy_distance) compare with reference.npz; image metrics
+    (fid, kid, is, precision_recall; data of shape (C, H, W)) compare features with the
+    dataset's train split and add floors (the test split against the same reference)."""
+    from .metrics import compute_metrics, mode_shares, total_variation
+    from .metrics.images import IMAGE_METRICS, evaluate_images, import_common, load_image_data
+    from .report import plot_loss, plot_samples, write_report
+
+    console = console or Console(stderr=True)
     ir = compiled.ir
     samples = np.load(run_dir / "samples.npz")
-    reference = np.load(run_dir / "reference.npz")["samples"]
+    reference = _reference(ir, run_dir)
     x = samples["samples"]
     metrics: dict[str, float] = {"nfe": int(samples["nfe"])}
     # what the sampler reported (a Metropolis acceptance rate), averaged over samples
@@ -245,8 +368,19 @@ def evaluate(compiled: Compiled, run_dir: Path) -> dict:
     metrics["finite_fraction"] = float(finite.mean())
     if not finite.all():
         x = x[finite]
+    point_names = [n for n in ir.eval.metrics if n not in IMAGE_METRICS]
+    image_names = [n for n in ir.eval.metrics if n in IMAGE_METRICS]
     if len(x) > 1:
-        metrics.update(compute_metrics(list(ir.eval.metrics), x, reference, seed=ir.seed))
+        metrics.update(compute_metrics(point_names, x, reference, seed=ir.seed))
+        if image_names and len(ir.data.shape) == 3:
+            from .metrics.features import FeatureError, MissingExtra
+
+            data = load_image_data(import_common(run_dir / "code"), ir.seed)
+            try:
+                metrics.update(evaluate_images(image_names, x, data, ir.eval.features, ir.eval.n_reference,
+                                               seed=ir.seed, log=console.print))
+            except (MissingExtra, FeatureError) as exc:
+                raise RunFailed(str(exc)) from None
         if "mixture" in registry.get("data", ir.data.kind).traits:  # the modes and their weights are known
             shares = mode_shares(x.reshape(len(x), -1), np.asarray(ir.data.means))
             metrics["mode_tv"] = total_variation(shares, np.asarray(ir.data.weights))
@@ -255,6 +389,7 @@ def evaluate(compiled: Compiled, run_dir: Path) -> dict:
     events = read_events(run_dir / "events.jsonl")
     if any("loss" in e for e in events):
         plot_loss(events, run_dir / "loss.png")
+    write_report(run_dir, ir, metrics, console=console)
     return metrics
 
 

@@ -53,8 +53,18 @@ class TrainSpec(Section):
     log_every: PositiveInt = Field(50, description="steps between logged events")
 
 
+# Metrics on any data (points, or flattened images) and metrics on image features.
+POINT_METRICS = ("mmd", "swd", "c2st", "energy_distance")
+IMAGE_METRICS = ("fid", "kid", "is", "precision_recall")
+
+
 class EvalSpec(Section):
-    metrics: list[Literal["mmd", "swd"]] = Field(default_factory=lambda: ["mmd", "swd"])
+    metrics: list[Literal[POINT_METRICS + IMAGE_METRICS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["mmd", "swd"],
+        description="mmd swd c2st energy_distance; on images also fid kid is precision_recall")
+    features: Literal["classifier", "inception"] = Field(
+        "classifier", description="image features: a small CNN trained on the train split (labels needed), "
+                                  "or the FID Inception network (extra scorec[images])")
     n_reference: PositiveInt | None = Field(None, description="fresh data samples to compare with (default: sample.n)")
 
 

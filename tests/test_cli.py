@@ -360,3 +360,38 @@ def test_installed_console_script_finds_its_templates(tmp_path):
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["common.py", "sample.py", "spec.lock.json", "train.py"]
+
+
+# ------------------------------------------------------------------------------ sample, eval
+
+
+def test_sample_and_eval_a_finished_run(tmp_path):
+    """scorec run writes spec.yaml and report.html; scorec sample resamples with new settings,
+    refuses settings that change the model; scorec eval re-evaluates; both honour the lock."""
+    from scorec.runner import run_lock
+
+    run_dir = tmp_path / "run"
+    result = invoke("run", SWISSROLL, "--out", run_dir, *QUICK_TRAIN)
+    assert result.exit_code == 0, result.stderr
+    assert (run_dir / "spec.yaml").is_file()
+    html = (run_dir / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3 and "<table>" in html and "swissroll-vp" in html
+
+    result = invoke("sample", run_dir, "--set", "sample.n=60", "--set", "sample.batch_size=60")
+    assert result.exit_code == 0, result.stderr
+    assert np.load(run_dir / "samples.npz")["samples"].shape == (60, 2)
+
+    result = invoke("eval", run_dir, "--set", "eval.metrics=[c2st, energy_distance]")
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"c2st", "c2st_pvalue", "energy_distance"} <= set(metrics) and "mmd" not in metrics
+
+    # a model setting through scorec sample: refused before anything is written (exit 2)
+    assert invoke("sample", run_dir, "--set", "model.network.hidden=[8]").exit_code == 2
+    # image metrics on points: a located spec error
+    bad = invoke("eval", run_dir, "--set", "eval.metrics=[fid]")
+    assert bad.exit_code == 2 and "--set #1:1:15: error: metric 'fid'" in bad.stderr
+    with run_lock(run_dir, "holder"):
+        locked = invoke("eval", run_dir)
+    assert locked.exit_code == 1 and "in use by another scorec run" in locked.stderr
+    assert invoke("eval", tmp_path).exit_code == 1  # not a run directory

@@ -6,7 +6,9 @@ directions, subsampling, permutations) comes from ``np.random.default_rng(seed)`
 so a metric is a deterministic function of its inputs and ``seed``.
 
 Adding a metric to ``compute_metrics`` is one decorated function: see
-``@_register`` at the bottom of this module.
+``@_register`` at the bottom of this module. Metrics on image features (fid, kid, is,
+precision_recall) live in ``images.py`` (features from ``features.py``, the arithmetic in
+``feature_metrics.py``); c2st and energy_distance in ``two_sample.py``.
 """
 
 from __future__ import annotations
@@ -235,6 +237,21 @@ def _swd_metric(samples, reference, seed):
 def _mmd_metric(samples, reference, seed):
     mmd2, pvalue = mmd_rbf(samples, reference, seed=seed)
     return {"mmd": mmd2, "mmd_pvalue": pvalue}
+
+
+@_register("c2st")
+def _c2st_metric(samples, reference, seed):
+    from .two_sample import c2st
+
+    accuracy, pvalue = c2st(samples, reference, seed=seed)
+    return {"c2st": accuracy, "c2st_pvalue": pvalue}
+
+
+@_register("energy_distance")
+def _energy_metric(samples, reference, seed):
+    from .two_sample import energy_distance
+
+    return {"energy_distance": energy_distance(samples, reference, seed=seed)}
 
 
 def compute_metrics(names: list[str], samples: np.ndarray, reference: np.ndarray,
