@@ -71,7 +71,7 @@ def main() -> None:
     def bare_side():
         net = common.build_network()
         opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-        x, t, target = torch.randn(args.batch, *common.DATA_SHAPE), torch.rand(args.batch), None
+        x, t = torch.randn(args.batch, *common.DATA_SHAPE), torch.rand(args.batch)
 
         def fwd_bwd(x, t):
             out = net(x, t)
