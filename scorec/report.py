@@ -9,6 +9,7 @@ temporary file in the target directory and moved into place with
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -229,6 +230,14 @@ def trajectories_and_field(run_dir: Path, n_paths: int = 12, grid: int = 28, see
     return paths, (model, t_end)
 
 
+def _has_energy(run_dir: Path) -> bool:
+    """Whether the run's parameterization gives E(x, t) (its declared trait, read from the lock)."""
+    from .components import registry
+
+    kind = json.loads((run_dir / "spec.lock.json").read_text())["ir"]["parameterization"]["kind"]
+    return "scalar_energy" in registry.get("parameterization", kind).traits
+
+
 def plot_field_and_trajectories(run_dir, reference, path) -> Path:
     """Two panels for 2-D data: the learned score field at the sampler's last time (arrows of
     unit length, coloured by log |score|; the energy as background where the model has one),
@@ -248,7 +257,7 @@ def plot_field_and_trajectories(run_dir, reference, path) -> Path:
     energy = None
     with torch.enable_grad():  # energy parameterizations differentiate E to get the score
         score = model.score(pts, t).detach().numpy()
-        if hasattr(model, "energy"):
+        if _has_energy(run_dir):
             energy = model.energy(pts, t).detach().numpy().reshape(gx.shape)
     mag = np.linalg.norm(score, axis=1) + 1e-12
 
