@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from ...ir import NetworkNode
-from ..options import PositiveInt, Section
+from ..options import PositiveInt
 from ..registry import component
+from .time_features import TimeFeatureOptions
 
 ACTIVATION_MODULES = {"silu": "SiLU", "relu": "ReLU", "gelu": "GELU", "tanh": "Tanh"}
 
@@ -25,7 +26,7 @@ class MLPNode(NetworkNode):
 
 
 @component("network", default=True)
-class MLPNetwork(Section):
+class MLPNetwork(TimeFeatureOptions):
     """net(x, t): an MLP on x whose every hidden layer also receives embed(t)."""
 
     kind: Literal["mlp"]
@@ -34,14 +35,6 @@ class MLPNetwork(Section):
     )
     activation: Literal["silu", "relu", "gelu", "tanh"] = "silu"
     time_embedding: Literal["fourier", "sinusoidal"] = Field("fourier", description="how t enters the network")
-    embedding_dim: PositiveInt = Field(64, description="width of the time embedding (even)")
-
-    @field_validator("embedding_dim")
-    @classmethod
-    def _even(cls, v: int) -> int:
-        if v % 2:
-            raise ValueError(f"embedding_dim must be even (got {v})")
-        return v
 
     @field_validator("hidden")
     @classmethod
@@ -53,4 +46,5 @@ class MLPNetwork(Section):
     def lower(self, ctx) -> MLPNode:
         return MLPNode(kind="mlp", hidden=tuple(self.hidden), activation=ACTIVATION_MODULES[self.activation],
                        time_embedding=self.time_embedding, embedding_dim=self.embedding_dim,
-                       timed=not ctx.has("process", "timeless"), scalar_output=ctx.has("parameterization", "scalar_energy"))
+                       timed=not ctx.has("process", "timeless"),
+                       scalar_output=ctx.has("parameterization", "scalar_energy"))

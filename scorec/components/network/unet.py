@@ -9,8 +9,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from ...ir import NetworkNode
-from ..options import PositiveInt, Section
+from ..options import PositiveInt
 from ..registry import component
+from .time_features import TimeFeatureOptions
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,7 +28,7 @@ class UNetNode(NetworkNode):
 
 
 @component("network", needs={"data": ("images",)})
-class UNetNetwork(Section):
+class UNetNetwork(TimeFeatureOptions):
     """net(x, t) for images (C, H, W): the U-Net of DDPM (Ho et al. 2020) as refined by ADM."""
 
     kind: Literal["unet"]
@@ -41,14 +42,6 @@ class UNetNetwork(Section):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout inside residual blocks")
     groups: PositiveInt = Field(32, description="GroupNorm groups (at most the channels of a block)")
     time_embedding: Literal["fourier", "sinusoidal"] = Field("sinusoidal", description="how t enters the network")
-    embedding_dim: PositiveInt = Field(64, description="width of the time features (even)")
-
-    @field_validator("embedding_dim")
-    @classmethod
-    def _even(cls, v: int) -> int:
-        if v % 2:
-            raise ValueError(f"embedding_dim must be even (got {v})")
-        return v
 
     @field_validator("channel_mult")
     @classmethod
