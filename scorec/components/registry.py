@@ -46,6 +46,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("data", "source", "data", ("DATA_SHAPE", "load_data", "reference_data"), traits={
         "mixture": Trait("a Gaussian-mixture data source", ("GMM_WEIGHTS", "GMM_MEANS", "GMM_STDS")),
         "images": Trait("an image data source", ("augment",)),
+        "labelled": Trait("a labelled data source (classifier features, IS)", ("load_labels",)),
     }),
     Family("process", "kind", "process",
            ("alpha", "sigma", "prior_sample", "draw_time", "time_grid", "time_input"), traits={

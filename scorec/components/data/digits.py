@@ -17,7 +17,7 @@ class DigitsNode(ImageNode):
     test_fraction: float  # share of the images held out as the test split
 
 
-@component("data", traits=("images",))
+@component("data", traits=("images", "labelled"))
 class DigitsData(ImageOptions):
     """sklearn.datasets.load_digits: 1797 grey 8x8 images of 16 levels, shape (1, 8, 8) in [-1, 1]."""
 

