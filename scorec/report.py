@@ -241,14 +241,13 @@ def _has_energy(run_dir: Path) -> bool:
 def plot_field_and_trajectories(run_dir, reference, path) -> Path:
     """Two panels for 2-D data: the learned score field at the sampler's last time (arrows of
     unit length, coloured by log |score|; the energy as background where the model has one),
-    and a few sampler trajectories from the prior to their samples over the data."""
+    and 400 sampler paths seen at four moments, from the prior to the samples, over the data."""
     import torch
 
     run_dir = Path(run_dir)
-    paths, (model, t_end) = trajectories_and_field(run_dir, n_paths=6)
-    # at most ~60 states a path: a 1000-step noisy path drawn in full is a scribble
-    keep = np.unique(np.linspace(0, paths.shape[1] - 1, 60).round().astype(int))
-    paths = paths[:, keep]
+    # many paths seen at a few moments read better than a few whole paths: a noisy step-by-step
+    # path of a stochastic sampler is a scribble
+    paths, (model, t_end) = trajectories_and_field(run_dir, n_paths=400)
     ref = _flat_finite(reference, 3000, np.random.default_rng(0))
     (x0, x1), (y0, y1) = _limits(ref)[:2]
     gx, gy = np.meshgrid(np.linspace(x0, x1, 28), np.linspace(y0, y1, 28))
@@ -261,8 +260,10 @@ def plot_field_and_trajectories(run_dir, reference, path) -> Path:
             energy = model.energy(pts, t).detach().numpy().reshape(gx.shape)
     mag = np.linalg.norm(score, axis=1) + 1e-12
 
-    fig = _new_figure(11, 5)
-    ax1, ax2 = fig.subplots(1, 2)
+    fig = _new_figure(12, 5)
+    grid = fig.add_gridspec(2, 4)
+    ax1 = fig.add_subplot(grid[:, :2])
+    snapshot_axes = [fig.add_subplot(grid[i // 2, 2 + i % 2]) for i in range(4)]
     if energy is not None:
         im = ax1.contourf(gx, gy, energy, levels=30, cmap="viridis")
         fig.colorbar(im, ax=ax1, label="energy E(x, t)")
@@ -271,15 +272,15 @@ def plot_field_and_trajectories(run_dir, reference, path) -> Path:
                    cmap="magma", angles="xy", scale=40, width=0.003)
     fig.colorbar(q, ax=ax1, label="log10 |score|")
     ax1.set_title(f"learned score at t = {float(t_end):.3g} (direction)")
-    ax2.scatter(ref[:, 0], ref[:, 1], s=2, color="0.7", linewidths=0, rasterized=True)
-    colours = [f"C{i % 10}" for i in range(len(paths))]
-    for p, c in zip(paths, colours):
-        p = p.reshape(len(p), -1)
-        ax2.plot(p[:, 0], p[:, 1], color=c, linewidth=1.0, alpha=0.85)
-        ax2.plot(p[0, 0], p[0, 1], "o", color=c, markersize=3)
-        ax2.plot(p[-1, 0], p[-1, 1], "*", color=c, markersize=9, markeredgecolor="k", markeredgewidth=0.4)
-    ax2.set_title(f"{len(paths)} sampler trajectories (o start, * sample)")
-    for ax in (ax1, ax2):
+    for ax, fraction in zip(snapshot_axes, (0.0, 0.5, 0.9, 1.0)):
+        k = round(fraction * (paths.shape[1] - 1))
+        pts = paths[:, k].reshape(len(paths), -1)
+        ax.scatter(ref[:, 0], ref[:, 1], s=1, color="0.8", linewidths=0, rasterized=True)
+        ax.scatter(pts[:, 0], pts[:, 1], s=3, color="C0", linewidths=0)
+        ax.set_title(f"{fraction:.0%} of the sampler's steps", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in (ax1, *snapshot_axes):
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
     fig.tight_layout()

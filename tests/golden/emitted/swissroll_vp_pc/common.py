@@ -249,10 +249,17 @@ def atomic_write(path, write):
             write(tmp)
         except RuntimeError as exc:  # torch.save's own word for a failed write is "unexpected pos"
             raise OSError(errno.EIO, write_failure_cause(folder, exc), path) from None
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private; a plain open would not
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_failure_cause(folder, exc):
