@@ -158,3 +158,25 @@ def test_unet_trains_and_samples_under_every_process(tmp_path, process, paramete
     programs.sample.main(["--out", str(run), "--device", "cpu"])
     samples = np.load(run / "samples.npz")["samples"]
     assert samples.shape == (4, 1, 8, 8) and np.isfinite(samples).all()
+
+
+def test_unet_gives_an_energy_that_trains_and_samples(tmp_path):
+    """parameterization energy: one scalar per image, whose autograd gradient is the score."""
+    import torch
+
+    programs = build(compile_text(spec("{source: digits}", parameterization="energy",
+                                       sampler="{sampler: em, steps: 3, n: 4}")), tmp_path)
+    common = programs.common
+    net = common.build_network()
+    x = torch.randn(3, 1, 8, 8)
+    t = common.draw_time(3, torch.Generator().manual_seed(0), "cpu")
+    assert net(x, t).shape == (3,)
+    score = common.ScoreModel(net).score(x, t)
+    x_req = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(net(x_req, t).sum(), x_req)
+    assert torch.allclose(score, -grad, atol=1e-6)  # score = -grad_x E
+    run = tmp_path / "run"
+    programs.train.main(["--out", str(run), "--device", "cpu", "--no-compile"])
+    programs.sample.main(["--out", str(run), "--device", "cpu"])
+    samples = np.load(run / "samples.npz")["samples"]
+    assert samples.shape == (4, 1, 8, 8) and np.isfinite(samples).all()

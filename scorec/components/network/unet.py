@@ -25,6 +25,7 @@ class UNetNode(NetworkNode):
     groups: int  # GroupNorm groups
     time_embedding: str  # fourier | sinusoidal
     embedding_dim: int  # width of the sinusoidal/Fourier features (the embedding MLP widens it 4x channels)
+    scalar_output: bool  # an energy per sample, E = 1/2 |x - unet(x, t)|^2, instead of an image
 
 
 @component("network", needs={"data": ("images",)})
@@ -75,7 +76,8 @@ class UNetNetwork(TimeFeatureOptions):
         return UNetNode(kind="unet", channels=self.channels, channel_mult=tuple(self.channel_mult),
                         num_res_blocks=self.num_res_blocks, attention_resolutions=tuple(self.attention_resolutions),
                         attention_heads=self.attention_heads, dropout=float(self.dropout), groups=self.groups,
-                        time_embedding=self.time_embedding, embedding_dim=self.embedding_dim)
+                        time_embedding=self.time_embedding, embedding_dim=self.embedding_dim,
+                        scalar_output=ctx.has("parameterization", "scalar_energy"))
 
 
 def _max_levels(height: int, width: int) -> int:
