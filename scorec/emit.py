@@ -27,6 +27,7 @@ from .components import registry
 from .files import atomic_write_text
 from .ir import Constant, Definition, Node, ProgramIR, canonical_json, spec_hash, to_json, training_hash
 
+
 def _templates_dir() -> Path:
     """templates/ beside the package in a checkout, else the installed scorec.templates."""
     checkout = Path(__file__).resolve().parent.parent / "templates"
@@ -122,8 +123,8 @@ def view(value: Any) -> Any:
         return {"name": value.name, "value": value.value, "doc": value.doc}
     if isinstance(value, E.EXPR_TYPES):
         return Code(value)
-    if isinstance(value, (tuple, list)) and any(isinstance(v, (Node, Definition, Constant, *E.EXPR_TYPES))
-                                                 for v in value):
+    structured = (Node, Definition, Constant, *E.EXPR_TYPES)
+    if isinstance(value, (tuple, list)) and any(isinstance(v, structured) for v in value):
         return [view(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: view(getattr(value, f.name)) for f in dataclasses.fields(value)}

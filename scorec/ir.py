@@ -149,7 +149,8 @@ class ProgramIR:
 
     def components(self) -> dict[str, Node]:
         """The top-level component nodes by family."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if isinstance(getattr(self, f.name), Node)}
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {name: value for name, value in values.items() if isinstance(value, Node)}
 
 
 def to_json(node: Any) -> Any:

@@ -137,7 +137,6 @@ def lower(spec: Any, source: SourceMap) -> ProgramIR:
     )
 
 
-
 def check_eval(ev: Any, data_shape: tuple, source: SourceMap) -> None:
     """Image metrics need image data (C, H, W); the Inception Score needs class logits."""
     from .spec import IMAGE_METRICS, POINT_METRICS

@@ -27,7 +27,7 @@ class AlphaBarSchedule(Section):
 @dataclass(frozen=True, kw_only=True)
 class MarkovChainNode(ProcessNode):
     schedule: str  # the schedule's name, for people
-    table: str  # what `expr` gives: "beta" (beta_i) or "alpha_bar" (alpha_bar_i up to a factor, fixed by alpha_bar_0 = 1)
+    table: str  # what `expr` gives: "beta" (beta_i) or "alpha_bar" (alpha_bar_i up to a factor; alpha_bar_0 = 1)
     expr: E.Expr  # in i and the constants
 
     def grid_text(self, steps: int) -> str:

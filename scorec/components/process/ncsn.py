@@ -47,5 +47,3 @@ class NCSNProcess(Section):
                        Constant("N_LEVELS", self.levels, "L, the number of noise levels")),
             levels=self.levels,
         )
-
-

@@ -39,7 +39,8 @@ class NoProcess(Section):
             data = ctx.data
             dims = len(data.means[0])
             mean = tuple(sum(w * m[d] for w, m in zip(data.weights, data.means)) for d in range(dims))
-            second = sum(w * (s**2 + sum(x**2 for x in m) / dims) for w, m, s in zip(data.weights, data.means, data.stds))
+            second = sum(w * (s**2 + sum(x**2 for x in m) / dims)
+                         for w, m, s in zip(data.weights, data.means, data.stds))
             std = math.sqrt(max(second - sum(x**2 for x in mean) / dims, 1e-12))
         std = self.prior_std if self.prior_std is not None else std
         return DensityNode(kind="none", equation="no noise: x ~ p_data, modelled as p(x) proportional to exp(-E(x))",

@@ -41,7 +41,8 @@ class VEProcess(Section):
                        "geometric noise scale SIGMA_MIN (SIGMA_MAX / SIGMA_MIN)^t"),
             Definition("alpha", E.num(1.0), "mean coefficient m(t) = 1"),
             # x_t = x_0 + int_0^t g dw has variance noise_scale(t)^2 - SIGMA_MIN^2, exactly
-            Definition("sigma", E.call("sqrt", E.sub(E.pow_(call("noise_scale"), E.num(2.0)), E.pow_(smin, E.num(2.0)))),
+            Definition("sigma",
+                       E.call("sqrt", E.sub(E.pow_(call("noise_scale"), E.num(2.0)), E.pow_(smin, E.num(2.0)))),
                        "std s(t) = sqrt(noise_scale(t)^2 - SIGMA_MIN^2)"),
             Definition("g", E.mul(call("noise_scale"),
                                   E.call("sqrt", E.mul(E.num(2.0), E.call("log", E.div(smax, smin))))),
