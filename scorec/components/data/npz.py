@@ -6,7 +6,6 @@ import zipfile
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 from pydantic import Field
 
 from ..options import Probability
@@ -25,8 +24,10 @@ class NpzNode(ImageNode):
     test_fraction: float  # share held out as the test split
 
 
-def array_header(path, key: str) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of array `key` of an .npz file, read from its header (the data stays on disk)."""
+def array_header(path, key: str) -> tuple:
+    """(shape, numpy dtype) of array `key` of an .npz file, read from its header (the data stays on disk)."""
+    import numpy as np  # only for specs that name an .npz: every other check stays free of it
+
     with zipfile.ZipFile(path) as archive:
         names = [n[:-4] for n in archive.namelist() if n.endswith(".npy")]
         if key not in names:
@@ -72,7 +73,7 @@ class NpzData(ImageOptions):
         if layout is None:
             raise ctx.error("key", f"array '{self.key}' has shape {tuple(shape)}; images are (N, H, W), "
                                    f"(N, H, W, C) or (N, C, H, W) with C in {CHANNELS}")
-        if dtype != np.uint8 and dtype.kind != "f":
+        if dtype.kind not in "uf" or (dtype.kind == "u" and dtype.itemsize != 1):
             raise ctx.error("key", f"array '{self.key}' holds {dtype}; images are uint8 or float")
         if shape[0] < 2:
             raise ctx.error("key", f"array '{self.key}' holds {shape[0]} image(s); a train and a test split need 2")
