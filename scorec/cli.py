@@ -103,6 +103,28 @@ def ir(
 
 
 @app.command()
+def diff(
+    a: Path = typer.Argument(..., help="the old spec", show_default=False),
+    b: Path = typer.Argument(..., help="the new spec", show_default=False),
+) -> None:
+    """Semantic diff: the resolved fields that differ (defaults explicit), then whether a run of A
+    must retrain, resume, or only resample for B. Exit 0 identical, 1 different, 2 a spec error."""
+    from .specdiff import diff_sides, render, side_of
+
+    sides = []
+    for path in (a, b):  # report the errors of both files before giving up
+        try:
+            sides.append(side_of(_compile(path, [])))
+        except typer.Exit:
+            sides.append(None)
+    if None in sides:
+        raise typer.Exit(2)
+    result = diff_sides(*sides)
+    typer.echo(render(result), nl=False)
+    raise typer.Exit(0 if result.identical else 1)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of spec format v1 (for editors)."""
     from .spec import json_schema
