@@ -75,9 +75,10 @@ def compile_cmd(
 ) -> None:
     """Emit train.py, sample.py, common.py and spec.lock.json into OUT."""
     from .emit import emit, write_files
+    from .lockfile import installed_versions
 
     compiled = _compile(spec, set_)
-    files = emit(compiled.ir)
+    files = emit(compiled.ir, compiled.spec, installed_versions())
     with _io_errors():
         for path in write_files(files, out):
             typer.echo(str(path))
