@@ -23,6 +23,7 @@ from pydantic import Field
 
 from ... import expr as E
 from ... import symbolic as S
+from .kernel_cache import cached_kernel
 from ...diagnostics import Span, SpecError, did_you_mean
 from ...frontend.expr_parser import parse_expr, parse_sde_equation
 from ...ir import Constant, Definition
@@ -83,8 +84,7 @@ class SDEProcess(Section):
 
         a, b, g = inline(coef), inline(offset), inline(diffusion)
         shifted = not (E.is_scalar(b) and E.fold(b) == E.Num(0.0))
-        tables = _quadrature(a, b, g, shifted, span)
-        closed = None if self.kernel == "quadrature" else _closed_form(a, b, g, shifted, tables)
+        tables, closed = _derive(a, b, g, shifted, self.kernel, span)
         constants = (Constant("T_EPS", self.t_eps, "smallest time used by training and sampling"),)
         if closed is not None:
             log_alpha, var, mu = closed
@@ -274,6 +274,21 @@ def _free_of_x(e: E.Expr, span: Span) -> None:
 # ---------------------------------------------------------------------------- the kernel
 
 
+def _derive(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool, mode: str, span: Span):
+    """(tables, closed form or None) of the kernel, from the derivation cache when it has them.
+
+    Neither sympy nor numpy is imported on a cache hit; a hit is still checked (tables
+    complete, closed form agreeing with them), and a miss is derived and stored."""
+
+    def derive():
+        tables = _quadrature(a, b, g, shifted, span)
+        return tables, (None if mode == "quadrature" else _closed_form(a, b, g, shifted, tables))
+
+    return cached_kernel({"a": E.to_json(a), "b": E.to_json(b), "g": E.to_json(g), "shifted": shifted,
+                          "kernel": mode, "grid": TABLE_GRID}, derive,
+                         lambda tables, closed: closed is None or _agrees(closed, tables, shifted))
+
+
 def _quadrature(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool, span: Span) -> tuple[KernelTable, ...]:
     """log m, s^2 and mu on [0, 1] by composite Simpson quadrature (float64, FINE intervals),
     tabulated at TABLE_GRID + 1 points with their exact slopes from the kernel's ODEs:
@@ -341,20 +356,26 @@ def _closed_form(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool,
     exprs = [S.from_sympy(sp.expand(log_m)), S.from_sympy(var), S.from_sympy(mu) if shifted else None]
     if exprs[0] is None or exprs[1] is None or (shifted and exprs[2] is None):
         return None
+    closed = (exprs[0], exprs[1], exprs[2])
+    return closed if _agrees(closed, tables, shifted) else None
+
+
+def _agrees(closed: tuple[E.Expr, E.Expr, E.Expr | None], tables: tuple[KernelTable, ...], shifted: bool) -> bool:
+    """Whether a closed form (log m, s^2, mu) matches the quadrature tables to TOLERANCE."""
     by_name = {tb.name: tb for tb in tables}
-    checks = [(exprs[0], by_name["log_alpha"]), (exprs[1], by_name["variance"])]
+    checks = [(closed[0], by_name["log_alpha"]), (closed[1], by_name["variance"])]
     if shifted:
-        checks.append((exprs[2], by_name["mean_shift"]))
+        checks.append((closed[2], by_name["mean_shift"]))
     for e, tb in checks:
         scale = max(abs(v) for v in tb.values) or 1.0
         for k in range(0, len(tb.values), 8):
             try:
                 value = E.evaluate(e, {"t": k / (len(tb.values) - 1)})
             except (ValueError, ZeroDivisionError, OverflowError):
-                return None
+                return False
             if not abs(value - tb.values[k]) <= TOLERANCE * scale:
-                return None
-    return exprs[0], exprs[1], exprs[2]
+                return False
+    return True
 
 
 def _scaled_integral(a_s, f_s, power: int, log_m):
