@@ -45,7 +45,8 @@ def main() -> None:
                  "vp": (lambda: run(["-m", "scorec", "check", str(VP)], warm), 1)}
         for label, spec in SPECS.items():
             run(["-m", "scorec", "check", str(spec)], warm)  # fill the warm cache
-            cases[f"cold {label}"] = (lambda s=spec: run(["-m", "scorec", "check", str(s)], tempfile.mkdtemp(dir=tmp)), 1)
+            cold = lambda s=spec: run(["-m", "scorec", "check", str(s)], tempfile.mkdtemp(dir=tmp))  # noqa: E731
+            cases[f"cold {label}"] = (cold, 1)
             cases[f"warm {label}"] = (lambda s=spec: run(["-m", "scorec", "check", str(s)], warm), 1)
         t = interleaved(cases, args.rounds)
     torch = t["torch"]

@@ -6,6 +6,9 @@ unwritable run directory, a checkpoint of another model; or a run directory lock
 another `scorec run`). `scorec sample|eval RUN_DIR` recompile RUN_DIR/spec.yaml with their
 --set overrides (2 for a spec error or an override outside sample./eval.), and exit 1 when
 the directory is not a run, is locked, or the settings would change the trained model.
+`scorec diff A B` exits 0 when both resolve to the same spec, 1 when they differ, 2 for a
+spec error in either; it takes no --set (write the variant as a file; a run's own resolved
+spec is RUN_DIR/spec.yaml, so `scorec diff RUN_DIR/spec.yaml NEW.yaml` compares with a run).
 """
 
 from __future__ import annotations

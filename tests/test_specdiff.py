@@ -115,3 +115,14 @@ def test_flatten_and_changes_with_fields_only_one_side_has():
         Change("sample.corrector.kind", "langevin", MISSING), Change("where", MISSING, {})]
     assert field_changes({"x": 1}, {"x": 1.5}) == [Change("x", 1, 1.5)]
     assert field_changes({"x": True}, {"x": 1}) == [Change("x", True, 1)]  # equal in Python, not in a spec
+
+
+def test_a_runs_resolved_spec_diffs_identical_with_its_source(tmp_path, in_repo):
+    """RUN_DIR/spec.yaml (defaults explicit) resolves to the spec it came from: diff it with the
+    original to see what a new spec would change in a run."""
+    from scorec.runner import write_run_spec
+
+    for spec in (BASE, "tests/diff/sde_vp.yaml", "tests/diff/analytic.yaml"):
+        write_run_spec(compile_spec(REPO / spec), tmp_path)
+        result = scorec_diff(str(tmp_path / "spec.yaml"), spec)
+        assert result.exit_code == 0, result.output
