@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from bench import interleaved, print_table, row
@@ -41,13 +42,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         warm = os.path.join(tmp, "warm")
-        cases = {"torch": (lambda: run(["-c", "import torch"]), 1),
-                 "vp": (lambda: run(["-m", "scorec", "check", str(VP)], warm), 1)}
+
+        def check(spec: Path, cache: str | None = None) -> None:
+            run(["-m", "scorec", "check", str(spec)], cache or tempfile.mkdtemp(dir=tmp))  # None: a fresh cache
+
+        cases = {"torch": (partial(run, ["-c", "import torch"]), 1), "vp": (partial(check, VP, warm), 1)}
         for label, spec in SPECS.items():
-            run(["-m", "scorec", "check", str(spec)], warm)  # fill the warm cache
-            cold = lambda s=spec: run(["-m", "scorec", "check", str(s)], tempfile.mkdtemp(dir=tmp))  # noqa: E731
-            cases[f"cold {label}"] = (cold, 1)
-            cases[f"warm {label}"] = (lambda s=spec: run(["-m", "scorec", "check", str(s)], warm), 1)
+            check(spec, warm)  # fill the warm cache
+            cases[f"cold {label}"] = (partial(check, spec), 1)
+            cases[f"warm {label}"] = (partial(check, spec, warm), 1)
         t = interleaved(cases, args.rounds)
     torch = t["torch"]
     for name in cases:
