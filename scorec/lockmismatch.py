@@ -72,7 +72,7 @@ def lock_notes(run_dir: Path, diff: SpecDiff | None, fresh: bool, has_checkpoint
     """Notes for a run that goes ahead in a directory made from another spec or environment."""
     notes = []
     if diff is not None and diff.changes:
-        if not diff.same_training and fresh:
+        if fresh:
             then = "--fresh: training starts over"
         elif not diff.same_training:
             then = "no checkpoint there: training starts from scratch"

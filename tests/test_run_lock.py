@@ -64,6 +64,14 @@ def test_sampling_only_change_is_a_note_naming_scorec_sample(tmp_path):
     assert f"resample/re-evaluate only (scorec sample {run} --set sample.steps=50 " in note
 
 
+def test_fresh_says_training_starts_over_whatever_changed(tmp_path):
+    run = make_run_dir(tmp_path / "run", DIFF / "base.yaml")
+    for other in ("sample_steps.yaml", "retrain.yaml"):
+        diff = lock_changes(compile_spec(DIFF / other), run)
+        [note] = lock_notes(run, diff, fresh=True, has_checkpoint=False)
+        assert note.endswith("--fresh: training starts over") and " → " in note
+
+
 def test_no_lock_means_a_new_run_without_notes(tmp_path):
     assert lock_changes(compile_spec(DIFF / "base.yaml"), tmp_path) is None
     assert lock_notes(tmp_path, None, fresh=False, has_checkpoint=False) == []
