@@ -23,6 +23,7 @@ TABLE_NAMES = ("log_alpha", "variance", "mean_shift")
 _HERE = Path(__file__).resolve().parent
 # The code a derived kernel depends on: an edit of any of it invalidates the entries.
 SOURCES = tuple(str(p) for p in (_HERE / "sde.py", _HERE / "kernel_cache.py", _HERE / "gaussian.py",
+                                 _HERE / "polynomial_kernel.py",
                                  _HERE.parent.parent / "symbolic.py", _HERE.parent.parent / "expr.py"))
 
 Closed = tuple[E.Expr, E.Expr, E.Expr | None]

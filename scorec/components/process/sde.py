@@ -5,10 +5,11 @@ then x_t | x_0 is Gaussian, N(m(t) x_0 + mu(t), s(t)^2 I), with
 
     m(t) = exp(int_0^t a),   s(t)^2 = m(t)^2 int_0^t g^2 / m^2,   mu(t) = m(t) int_0^t b / m.
 
-These are derived in closed form with sympy where the integrals have one (sympy is
-imported only here, only for a spec that uses this process), and otherwise tabulated by
-quadrature at compile time (float64) and interpolated in the emitted program. Either way
-the result is checked against the quadrature before it is used.
+These are derived in closed form where the integrals have one: for polynomial rates of the
+usual kinds without sympy (polynomial_kernel.py), otherwise with sympy (imported only
+here, only for a spec that needs it), and else tabulated by quadrature at compile time
+(float64) and interpolated in the emitted program. Either way the result is checked
+against the quadrature before it is used, and cached by content (kernel_cache.py).
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from pydantic import Field
 
 from ... import expr as E
 from ... import symbolic as S
-from .kernel_cache import cached_kernel
 from ...diagnostics import Span, SpecError, did_you_mean
 from ...frontend.expr_parser import parse_expr, parse_sde_equation
 from ...ir import Constant, Definition
 from ..options import Probability, Section
 from ..registry import FAMILIES, component
 from .gaussian import CONTINUOUS_TRAITS, AffineGaussianSDENode, GaussianSDENode, KernelTable
+from .kernel_cache import cached_kernel
+from .polynomial_kernel import polynomial_kernel
 
 t = E.var("t")
 HELPER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -334,7 +336,10 @@ def _quadrature(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool, span: Span) -> t
 def _closed_form(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool,
                  tables: tuple[KernelTable, ...]) -> tuple[E.Expr, E.Expr, E.Expr | None] | None:
     """(log m, s^2, mu) as Exprs in t, or None when sympy finds no closed form in budget
-    (or one that disagrees with the quadrature)."""
+    (or one that disagrees with the quadrature). Polynomial rates need no sympy."""
+    fast = polynomial_kernel(a, b, g, shifted)
+    if fast is not None and _agrees(fast, tables, shifted):
+        return fast
     sp = S.sympy()
     a_s, b_s, g_s = S.to_sympy(a), S.to_sympy(b), S.to_sympy(g)
     log_m = S.integrate(a_s, BUDGET_S)
