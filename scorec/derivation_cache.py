@@ -13,6 +13,9 @@ the modules that compute it (so an edit of the derivation invalidates old entrie
 
 A cache never changes a result: an entry that cannot be read or parsed, or that the caller
 rejects, is ignored and rewritten; a location that cannot be written is not an error.
+Entries are trusted like the user's own files: the caller checks their shape (and a closed
+form against its tables), so damage is caught, but a hand-edited table of the right shape
+would be used as it is.
 """
 
 from __future__ import annotations
@@ -62,7 +65,10 @@ def _environment() -> tuple:
 def _source_digest(paths: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(Path(path).read_bytes())
+        try:
+            digest.update(Path(path).read_bytes())
+        except OSError:  # installed without its sources (a zip): the versions still key the entry
+            digest.update(path.encode())
     return digest.hexdigest()
 
 

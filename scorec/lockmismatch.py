@@ -75,7 +75,7 @@ def lock_notes(run_dir: Path, diff: SpecDiff | None, fresh: bool, has_checkpoint
         if fresh:
             then = "--fresh: training starts over"
         elif not diff.same_training:
-            then = "no checkpoint there: training starts from scratch"
+            then = "another model, and no checkpoint there to keep: the run starts from scratch"
         else:
             then = verdict(diff, str(run_dir))
         notes.append(f"note: this spec differs from {run_dir}/{LOCK_NAME} in:\n{_fields(diff)}\n{INDENT}{then}")
