@@ -324,7 +324,11 @@ def _quadrature(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool, span: Span) -> t
     step = FINE // TABLE_GRID
 
     def table(name: str, doc: str, values, slopes) -> KernelTable:
-        return KernelTable(name, doc, tuple(float(v) for v in values[::step]), tuple(float(v) for v in slopes[::step]))
+        # 12 significant digits: far below the quadrature's error, and above the last-bit
+        # differences between CPUs' vectorised exp/sin, so the emitted bytes do not depend on the machine
+        def digits(v):
+            return tuple(float(f"{x:.12g}") for x in v[::step])
+        return KernelTable(name, doc, digits(values), digits(slopes))
 
     return (
         table("log_alpha", "log m(t) = int_0^t a", lm, a_c),
