@@ -114,9 +114,12 @@ def test_annealed_langevin_is_the_default_sampler_of_a_ladder_and_needs_one():
     with pytest.raises((SpecError, SpecErrors)) as info:
         compile_text(FAR + "process: {kind: vp}\n" + model("score") + "sample: {sampler: annealed_langevin}\n")
     assert "needs an NCSN ladder" in str(info.value) and "process kind: ncsn" in str(info.value)
-    with pytest.raises((SpecError, SpecErrors)) as info:
-        compile_text(FAR + LADDER + model("score") + "sample: {sampler: annealed_langevin, steps: 7}\n")
-    assert "make 1500 steps, not 7" in str(info.value)
+    # steps, when given, is the budget: whole steps per level (at least one), winning over steps_per_level
+    for steps, per_level in [(45, 3), (50, 3), (7, 1)]:
+        ir = compile_text(FAR + LADDER + model("score") +
+                          f"sample: {{sampler: annealed_langevin, steps: {steps}, steps_per_level: 30}}\n")
+        assert (ir.sampler.steps_per_level, ir.sampler.steps, ir.sampler.nfe) == \
+            (per_level, LEVELS * per_level, LEVELS * per_level + 1)
 
 
 def test_annealed_langevin_step_sizes_and_final_denoiser(tmp_path):
