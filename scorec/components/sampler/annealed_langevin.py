@@ -27,7 +27,8 @@ class AnnealedLangevinSampler(ChainStartOptions):
     steps: PositiveInt | None = Field(
         None, description="total Langevin steps; when given it wins over steps_per_level, which becomes "
         "max(1, steps // levels) (so --set sample.steps=N shortens this sampler like any other)")
-    steps_per_level: PositiveInt = Field(100, description="T, Langevin steps at each noise level (unless steps is given)")
+    steps_per_level: PositiveInt = Field(
+        100, description="T, Langevin steps at each noise level (unless steps is given)")
     step_size: PositiveFloat = Field(
         2e-5, description="eps; level i steps eps sigma_i^2 / sigma_L^2 (NCSN: 2e-5 with sigma_L = 0.01)")
 
