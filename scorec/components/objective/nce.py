@@ -33,7 +33,6 @@ class NCEObjective(Section):
     def lower(self, ctx) -> NCENode:
         return NCENode(
             kind="nce", noise_ratio=self.noise_ratio, covariance=self.covariance,
-            equation=f"E_data softplus(-h(x)) + {self.noise_ratio} E_q softplus(h(y)),  "
-                     f"h(x) = -E(x) - log_z - log q(x) - log {self.noise_ratio},  "
-                     f"q a Gaussian fitted to the data ({self.covariance} covariance)",
+            equation=f"logistic loss, data vs {self.noise_ratio}x noise q = N(data mean, {self.covariance} cov); "
+                     f"logit -E(x) - log_z - log q(x) - log {self.noise_ratio}",
         )
