@@ -133,6 +133,25 @@ def test_replay_buffer_draws_restarts_and_round_trips_through_a_checkpoint(tmp_p
     assert torch.equal(again.train.CHAINS.buffer, saved)
 
 
+def test_non_persistent_chains_start_where_init_says(tmp_path):
+    """persistent false: no buffer; init data starts every chain at its data point (Hinton's CD-k),
+    init gaussian from the data's mean and std per coordinate."""
+    for init in ("data", "gaussian"):
+        programs = build(compile_text(SPEC, ["objective.persistent=false", f"objective.init={init}"]), tmp_path / init)
+        train = programs.train
+        data = torch.as_tensor(programs.common.load_data("train", 0))
+        generator = torch.Generator().manual_seed(0)
+        train.setup_objective(programs.common.build_network(), data, generator)
+        assert train.CHAINS.buffer is None and train.objective_state_dict() == {"buffer": None}
+        starts, slots = train.CHAINS.draw(data[:5000], generator)
+        assert slots is None
+        if init == "data":
+            assert torch.equal(starts, data[:5000])
+        else:
+            assert torch.allclose(starts.mean(0), data.mean(0), atol=4 * data.std(0).max() / math.sqrt(5000))
+            assert torch.allclose(starts.std(0), data.std(0), rtol=0.05)
+
+
 KILL_SPEC = SPEC.replace("steps: 2000, batch_size: 256", "steps: 60, batch_size: 64").replace(
     "log_every: 100,\n        checkpoint_every: 500", "log_every: 5, checkpoint_every: 10").replace(
     "steps: 20, step_size: 0.01", "steps: 5, step_size: 0.01, buffer: 500")

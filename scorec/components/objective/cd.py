@@ -38,8 +38,9 @@ class CDObjective(Section):
                           "exp(-E); Du & Mordatch use a much smaller one (colder negatives, a sharper E)")
     persistent: bool = Field(True, description="continue chains from a replay buffer of past negatives")
     buffer: PositiveInt = Field(10000, description="chains kept in the replay buffer (persistent)")
-    reinit: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(0.05, description="probability that a chain drawn from the buffer restarts "
-                                                  "from init noise (Du & Mordatch 2019: 0.05)")
+    reinit: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        0.05, description="probability that a chain drawn from the buffer restarts from init noise "
+                          "(Du & Mordatch 2019: 0.05)")
     # Du & Mordatch use 1 on images; on a 2-D mixture 0.1 already leaves the model 30% too broad and 1
     # flattens it entirely (measured), while 0.01 bounds E and fits it
     alpha: NonNegativeFloat = Field(
@@ -48,7 +49,8 @@ class CDObjective(Section):
     init: Literal["uniform", "gaussian", "data"] = Field(
         "uniform", description="fresh chains start uniform in the data's bounding box (padded by 10%), "
                                "from a Gaussian with the data's mean and std per coordinate, "
-                               "or at the batch's data points (Hinton's CD-k)")
+                               "or at the batch's data points (Hinton's CD-k; a buffer is first filled "
+                               "from the Gaussian)")
 
     def lower(self, ctx) -> CDNode:
         return CDNode(
