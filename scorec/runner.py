@@ -389,6 +389,8 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) 
         if "mixture" in registry.get("data", ir.data.kind).traits:  # the modes and their weights are known
             shares = mode_shares(x.reshape(len(x), -1), np.asarray(ir.data.means))
             metrics["mode_tv"] = total_variation(shares, np.asarray(ir.data.weights))
+    if "normalized" in registry.get("objective", ir.objective.kind).traits and ir.trains:
+        metrics.update(_log_likelihood(ir, run_dir))
     _write_json(run_dir / "metrics.json", metrics)
     plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sampler.kind}, {metrics['nfe']} NFE")
     events = read_events(run_dir / "events.jsonl")
@@ -396,6 +398,18 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) 
         plot_loss(events, run_dir / "loss.png")
     write_report(run_dir, ir, metrics, console=console)
     return metrics
+
+
+def _log_likelihood(ir, run_dir: Path) -> dict:
+    """The trained model is a normalized density: its mean log p on held-out data (and, for a
+    mixture, the data's own on the same points)."""
+    from .metrics.images import import_common
+    from .metrics.likelihood import held_out_log_likelihood
+
+    mixture = None
+    if "mixture" in registry.get("data", ir.data.kind).traits:
+        mixture = (ir.data.weights, ir.data.means, ir.data.stds)
+    return held_out_log_likelihood(import_common(run_dir / "code"), run_dir, ir.seed, mixture)
 
 
 def _write_json(path: Path, obj: dict) -> None:
