@@ -75,8 +75,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     }),
     Family("predictor", "kind", "predictors", ("predictor",), ("process", "parameterization"), scalar=True),
     Family("corrector", "kind", "correctors", ("corrector",), ("process", "parameterization")),
+    # data: MCMC chains may start at (or span the range of) data points, sample's `init`
     Family("sampler", "sampler", "samplers", ("sample",),
-           ("process", "parameterization", "predictor", "corrector")),
+           ("process", "parameterization", "predictor", "corrector", "data")),
 )}
 
 
