@@ -114,9 +114,12 @@ def test_annealed_langevin_is_the_default_sampler_of_a_ladder_and_needs_one():
     with pytest.raises((SpecError, SpecErrors)) as info:
         compile_text(FAR + "process: {kind: vp}\n" + model("score") + "sample: {sampler: annealed_langevin}\n")
     assert "needs an NCSN ladder" in str(info.value) and "process kind: ncsn" in str(info.value)
-    with pytest.raises((SpecError, SpecErrors)) as info:
-        compile_text(FAR + LADDER + model("score") + "sample: {sampler: annealed_langevin, steps: 7}\n")
-    assert "make 1500 steps, not 7" in str(info.value)
+    # steps, when given, is the budget: whole steps per level (at least one), winning over steps_per_level
+    for steps, per_level in [(45, 3), (50, 3), (7, 1)]:
+        ir = compile_text(FAR + LADDER + model("score") +
+                          f"sample: {{sampler: annealed_langevin, steps: {steps}, steps_per_level: 30}}\n")
+        assert (ir.sampler.steps_per_level, ir.sampler.steps, ir.sampler.nfe) == \
+            (per_level, LEVELS * per_level, LEVELS * per_level + 1)
 
 
 def test_annealed_langevin_step_sizes_and_final_denoiser(tmp_path):
@@ -189,7 +192,8 @@ def test_every_mcmc_sampler_starts_its_chains_with_init(sampler, process, param,
     """A box far from the data and one tiny step: the samples are still in the box."""
     steps = "steps_per_level: 1, step_size: 1.0e-12" if sampler == "annealed_langevin" else (
         "steps: 1, proposal_std: 1.0e-6" if sampler == "mh" else "steps: 1, step_size: 1.0e-8")
-    sample = f"sample: {{sampler: {sampler}, {steps}, init: uniform, init_low: 20.0, init_high: 21.0, n: 300, denoise: false}}\n"
+    box = "init: uniform, init_low: 20.0, init_high: 21.0"
+    sample = f"sample: {{sampler: {sampler}, {steps}, {box}, n: 300, denoise: false}}\n"
     x = run(FAR + process + model(param) + sample, tmp_path)["samples"]
     assert np.all((x > 19.99) & (x < 21.01)), (x.min(), x.max())
 
@@ -215,14 +219,16 @@ PC_HEAD = HEAD.format(**PC_MIXTURE) + "process: {kind: vp, beta_min: 0.1, beta_m
 @pytest.mark.parametrize("corrector, snr", [("mala", 0.16), ("mala", 1.0), ("langevin", 1.0)])
 def test_pc_with_the_mala_corrector_reaches_the_noise_floor(corrector, snr, tmp_path):
     sample = f"sample: {{sampler: pc, steps: 200, n: {PC_N}, corrector: {{kind: {corrector}, snr: {snr}}}}}\n"
-    out = run(PC_HEAD + model("energy") + sample, tmp_path)
+    text = PC_HEAD + model("energy") + sample
+    out = run(text, tmp_path)
     sw, floor, tv = judge(out["samples"], PC_N, **PC_MIXTURE)
     acceptance = float(out["stat_acceptance"]) if "stat_acceptance" in out.files else None
     print(f"pc + {corrector} (snr {snr}): SW1 {sw:.4f} (floor {floor:.4f}), TV {tv:.4f}, acceptance {acceptance}")
     if corrector == "langevin":  # the unadjusted corrector at this step: SW1 about 9 x the floor
         assert sw > 3 * floor
         return
-    assert int(out["nfe"]) == 200 * (1 + 2) + 1  # predictor, the corrector's start and its proposal; denoiser
+    # per step the predictor, the corrector's start and its proposal; then the denoiser: counted and done
+    assert compile_text(text).sampler.nfe == int(out["nfe"]) == 200 * (1 + 2) + 1
     assert sw <= 2 * floor, f"SW1 {sw:.4f} > 2 x floor {floor:.4f}"
     assert tv <= 0.02, f"mode-share TV {tv:.4f}"
     assert 0 < acceptance <= 1

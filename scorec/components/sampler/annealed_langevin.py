@@ -25,25 +25,24 @@ class AnnealedLangevinSampler(ChainStartOptions):
 
     sampler: Literal["annealed_langevin"]
     steps: PositiveInt | None = Field(
-        None, description="total Langevin steps: levels x steps_per_level, derived (leave it out or give that product)")
-    steps_per_level: PositiveInt = Field(100, description="T, Langevin steps at each noise level")
+        None, description="total Langevin steps; when given it wins over steps_per_level, which becomes "
+        "max(1, steps // levels) (so --set sample.steps=N shortens this sampler like any other)")
+    steps_per_level: PositiveInt = Field(
+        100, description="T, Langevin steps at each noise level (unless steps is given)")
     step_size: PositiveFloat = Field(
         2e-5, description="eps; level i steps eps sigma_i^2 / sigma_L^2 (NCSN: 2e-5 with sigma_L = 0.01)")
 
     def lower(self, ctx) -> AnnealedLangevinNode:
         levels = ctx.process.constant("N_LEVELS")
-        total = levels * self.steps_per_level
+        per_level = self.steps_per_level if self.steps is None else max(1, self.steps // levels)
+        total = levels * per_level
         if total >= MAX_COUNT:
-            raise ctx.error("steps_per_level", f"{levels} levels x {self.steps_per_level} steps is too many steps",
+            raise ctx.error("steps_per_level", f"{levels} levels x {per_level} steps is too many steps",
                             f"use fewer than {MAX_COUNT // levels} steps per level")
-        if self.steps is not None and self.steps != total:
-            raise ctx.error("steps", f"annealed_langevin takes steps_per_level; its {levels} levels x "
-                            f"{self.steps_per_level} steps per level make {total} steps, not {self.steps}",
-                            f"remove steps, or set steps_per_level (e.g. {max(1, self.steps // levels)})")
         # one score per Langevin step, and the final denoiser
         common = self.common(ctx, nfe=total + self.denoise, final_denoise=self.denoise)
         common["steps"] = total
         common["grid"] = (f"the {levels} noise levels, sigma from SIGMA_MAX down to SIGMA_MIN, "
-                          f"{self.steps_per_level} Langevin steps each")
-        return AnnealedLangevinNode(**common, **self.chain_start(), steps_per_level=self.steps_per_level,
+                          f"{per_level} Langevin steps each")
+        return AnnealedLangevinNode(**common, **self.chain_start(), steps_per_level=per_level,
                                     step_size=self.step_size)

@@ -1,4 +1,4 @@
-"""Where MCMC chains start (`init`), shared by the MCMC samplers (langevin, mala, mh, annealed_langevin).
+"""Where MCMC chains start (`init`): options and IR fields shared by the MCMC samplers.
 
 One set of options and one template fragment (templates/samplers/_chain_start.py.j2): a
 sampler that lets the user choose its chains' start subclasses ChainStartOptions, lowers
