@@ -248,12 +248,18 @@ def test_dsm_and_ism_gradients_agree_on_the_noised_density(tmp_path):
                             mean_gradients(dsm.train.loss_fn, make, batches), scale_b=DIM / 2, label="ism/dsm ncsn")
 
 
-@pytest.mark.parametrize("process, param", [(NONE, "energy"), (VP, "score")])
-def test_emitted_training_with_ssm_runs(process, param, tmp_path):
-    """A few steps of the emitted train.py: losses logged and finite, a checkpoint written."""
-    objective = "{kind: ssm, projections: 2, distribution: rademacher}"
+SSM_2 = "{kind: ssm, projections: 2, distribution: rademacher}"
+
+
+@pytest.mark.parametrize("process, param, objective, compiled", [
+    (NONE, "energy", SSM_2, "false"), (VP, "score", SSM_2, "true"), (VP, "energy", "{kind: ism}", "true")])
+def test_emitted_training_with_ssm_runs(process, param, objective, compiled, tmp_path):
+    """A few steps of the emitted train.py: losses logged and finite, a checkpoint written. Under
+    train.compile the gradient-differentiating part runs eagerly (torch.compile has no double
+    backward): without that, the first backward raises."""
     text = (SPEC.replace("PROCESS", process).replace("PARAM", param).replace("OBJECTIVE", objective)
-            .replace("train: {steps: 1,", "train: {steps: 6, log_every: 2, batch_size: 64,"))
+            .replace("train: {steps: 1, compile: false}",
+                     f"train: {{steps: 6, log_every: 2, batch_size: 64, compile: {compiled}}}"))
     p = build(compile_text(text), tmp_path)
     p.train.main(["--out", str(tmp_path), "--device", "cpu"])
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
