@@ -252,7 +252,8 @@ SSM_2 = "{kind: ssm, projections: 2, distribution: rademacher}"
 
 
 @pytest.mark.parametrize("process, param, objective, compiled", [
-    (NONE, "energy", SSM_2, "false"), (VP, "score", SSM_2, "true"), (VP, "energy", "{kind: ism}", "true")])
+    (NONE, "energy", SSM_2, "false"), (VP, "eps", SSM_2, "false"), (VP, "score", SSM_2, "true"),
+    (VP, "energy", "{kind: ism}", "true")])
 def test_emitted_training_with_ssm_runs(process, param, objective, compiled, tmp_path):
     """A few steps of the emitted train.py: losses logged and finite, a checkpoint written. Under
     train.compile the gradient-differentiating part runs eagerly (torch.compile has no double
