@@ -253,11 +253,12 @@ SSM_2 = "{kind: ssm, projections: 2, distribution: rademacher}"
 
 @pytest.mark.parametrize("process, param, objective, compiled", [
     (NONE, "energy", SSM_2, "false"), (VP, "eps", SSM_2, "false"), (VP, "score", SSM_2, "true"),
-    (VP, "energy", "{kind: ism}", "true")])
-def test_emitted_training_with_ssm_runs(process, param, objective, compiled, tmp_path):
+    (VP, "energy", "{kind: ism}", "true"), (VP, "energy", "{kind: dsm}", "true")])
+def test_emitted_training_through_a_gradient_runs(process, param, objective, compiled, tmp_path):
     """A few steps of the emitted train.py: losses logged and finite, a checkpoint written. Under
-    train.compile the gradient-differentiating part runs eagerly (torch.compile has no double
-    backward): without that, the first backward raises."""
+    train.compile the part differentiated twice (ism's and ssm's score and its derivatives, an
+    energy's gradient) runs eagerly (torch.compile has no double backward): without that, the
+    first backward raises."""
     text = (SPEC.replace("PROCESS", process).replace("PARAM", param).replace("OBJECTIVE", objective)
             .replace("train: {steps: 1, compile: false}",
                      f"train: {{steps: 6, log_every: 2, batch_size: 64, compile: {compiled}}}"))
