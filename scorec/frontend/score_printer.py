@@ -38,6 +38,7 @@ class ScorePrinter:
         self.comments = comments or {}
         self.trailing = trailing or []
         self.span_of = span_of or (lambda path: None)
+        self._written: list = []  # top-level keys printed so far
 
     def text(self) -> str:
         lines: list[str] = []
@@ -46,9 +47,12 @@ class ScorePrinter:
             self._check_key(key, path)
             value = self.data[key]
             if isinstance(value, dict):
+                if lines and not any(isinstance(self.data[k], dict) for k in self._written):
+                    lines.append("")  # a blank line between the header values and the sections
                 lines += self._section(path, value, "")
             else:
                 lines += self._statement(path, f"{key} {self.value(value, path)}", "")
+            self._written.append(key)
         lines += self.trailing
         return "\n".join(lines) + "\n"
 
@@ -88,7 +92,7 @@ class ScorePrinter:
 
     def _inline(self, path: tuple, mapping: dict, entries: list) -> str | None:
         """The entries of a section on one line, or None when it must take several."""
-        if any(self.comments.get(path + (k,)) for k in entries) or (path in self.comments and entries):
+        if any(self.comments.get(path + (k,)) for k in entries):
             return None
         parts = []
         for key in entries:

@@ -59,7 +59,11 @@ def field_order(path: tuple, root: dict) -> list[str]:
 
 
 def ordered_keys(mapping: dict, path: tuple, root: dict) -> list[Any]:
-    """`mapping`'s keys in canonical order: schema fields first, then the rest as written."""
+    """`mapping`'s keys in canonical order: the key naming the component (kind, source,
+    sampler) first, then schema fields in declared order, then the rest as written."""
+    from ..validate import TAG_FIELDS
+
     known = field_order(path, root)
+    known = [k for k in known if k in TAG_FIELDS] + [k for k in known if k not in TAG_FIELDS]
     rank = {name: i for i, name in enumerate(known)}
-    return sorted(mapping, key=lambda k: (0, rank[k], 0) if k in rank else (1, 0, 0))
+    return sorted(mapping, key=lambda k: rank.get(k, len(rank)))  # stable: unknown keys as written

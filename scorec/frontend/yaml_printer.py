@@ -21,7 +21,8 @@ from typing import Any
 from .score_schema import ordered_keys
 from .yaml_loader import resolve_plain
 
-WIDTH = 100
+WIDTH = 100  # a flow mapping longer than this is written in block style
+_NO_WRAP = 4096  # ruamel never breaks a line: its wrapping of flow collections is hard to read
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
@@ -31,7 +32,7 @@ def _yaml() -> Any:
     yaml = YAML(typ="rt", pure=True)
     yaml.version = None
     yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = WIDTH
+    yaml.width = _NO_WRAP
     yaml.preserve_quotes = True
     return yaml
 
@@ -56,6 +57,7 @@ def _node(value: Any, path: tuple, data: dict) -> Any:
             node[key] = _node(value[key], path + (key,), data)
         if len(path) > 1:
             node.fa.set_flow_style()
+        _block_if_long(node, path)
         return node
     if isinstance(value, list):
         seq = CommentedSeq(_node(v, path + (i,), data) for i, v in enumerate(value))
@@ -64,6 +66,20 @@ def _node(value: Any, path: tuple, data: dict) -> Any:
     if isinstance(value, str) and not (_PLAIN.fullmatch(value) and resolve_plain(value) == value):
         return DoubleQuotedScalarString(value)
     return value
+
+
+def _block_if_long(node: Any, path: tuple) -> None:
+    """Write a flow mapping in block style where its one line would pass WIDTH columns."""
+    if not path or not node.fa.flow_style():
+        return
+    from ruamel.yaml.comments import CommentedMap
+
+    bare = CommentedMap(node.items())  # without the comments ruamel attached to the node
+    bare.fa.set_flow_style()
+    indent = 2 * (len(path) - 1)
+    line = _dump({path[-1]: bare}).rstrip("\n")
+    if "\n" in line or indent + len(line) > WIDTH:
+        node.fa.set_block_style()
 
 
 def _dump(root: Any) -> str:
@@ -87,15 +103,21 @@ def _reorder(node: Any, path: tuple, data: dict) -> None:
             node.move_to_end(key)
         for key, value in node.items():
             _reorder(value, path + (key,), data)
+        _block_if_long(node, path)
     elif isinstance(node, CommentedSeq):
         for i, value in enumerate(node):
             _reorder(value, path + (i,), data)
 
 
 def comments_of(text: str) -> list[str]:
-    """The text of every `# comment` in a YAML text (a `#` outside quotes, after a blank)."""
-    found, quote = [], None
-    for line in text.splitlines():
+    """The text of every `# comment` in a YAML text."""
+    return [comment for _, _, comment in located_comments(text)]
+
+
+def located_comments(text: str) -> list[tuple[int, int, str]]:
+    """(line, col, text) of every comment: a `#` outside quotes, after a blank or at a line's start."""
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
         quote = None
         for i, ch in enumerate(line):
             if quote:
@@ -104,9 +126,31 @@ def comments_of(text: str) -> list[str]:
             elif ch in "'\"" and (i == 0 or line[i - 1] in " \t[{,:-"):
                 quote = ch
             elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-                found.append(line[i:].rstrip())
+                found.append((number, i + 1, line[i:].rstrip()))
                 break
     return found
+
+
+def yaml_comments(doc: Any) -> tuple[dict, list[str]]:
+    """A YAML spec's comments attached to key paths, as the .score printer takes them:
+    a comment after a key on its line goes after that key's statement, a comment on a
+    line of its own before the next key's."""
+    from .score_loader import Comment
+
+    keys = sorted((span.line, span.col, path) for path, span in doc.key_spans.items())
+    attached: dict[tuple, Comment] = {}
+    trailing: list[str] = []
+    for line, col, text in located_comments(doc.source):
+        on_line = [path for key_line, key_col, path in keys if key_line == line and key_col < col]
+        following = [path for key_line, key_col, path in keys if (key_line, key_col) > (line, col)]
+        if on_line:
+            entry = attached.setdefault(on_line[0], Comment())
+            entry.after = text if entry.after is None else f"{entry.after} {text}"
+        elif following:
+            attached.setdefault(following[0], Comment()).before.append(text)
+        else:
+            trailing.append(text)
+    return attached, trailing
 
 
 def lost_comments(before: str, after: str) -> list[str]:
