@@ -82,12 +82,18 @@ def compile_spec(path: str | os.PathLike, overrides: list[str] | tuple[str, ...]
 
 
 _SECTION_HINT = re.compile(r"add `(\w+):`")
+_HELPER_HINT = re.compile(r'define it under `where:`, e\.g\. where: \{(\w+): "([^"]*)"\}')
+
+
+def _score_hint(hint: str) -> str:
+    hint = hint.replace("`scorec: 1`", "`scorec 1`")
+    hint = _HELPER_HINT.sub(r"define it in the process section, e.g. \1(t) = \2", hint)
+    return _SECTION_HINT.sub(r"add `\1 { ... }`", hint)
 
 
 def in_score_words(exc: SpecError | SpecErrors) -> SpecError | SpecErrors:
     """Hints quote YAML (`scorec: 1`); for a .score file, quote what its author writes."""
-    errors = [replace(e, hint=_SECTION_HINT.sub(r"add `\1 { ... }`", e.hint.replace("`scorec: 1`", "`scorec 1`")))
-              if e.hint else e for e in errors_of(exc)]
+    errors = [replace(e, hint=_score_hint(e.hint)) if e.hint else e for e in errors_of(exc)]
     return errors[0] if isinstance(exc, SpecError) else SpecErrors(errors)
 
 

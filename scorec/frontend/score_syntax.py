@@ -21,7 +21,7 @@ _WORDS = {
 }
 _SYNTAX_HINT = "a section is `name [kind] { key = value ... }`; see spec_examples/*.score"
 _NUMBER_HINT = "numbers are written 3, 0.5, 2e-3 or -1.5"
-_NUMBER_RUN = re.compile(r"[0-9A-Za-z_.]*(?:[eE][+-][0-9A-Za-z_.]*)*")
+_NUMBER_RUN = re.compile(r"[0-9.]*(?:[eE][+-]?)?[0-9A-Za-z_.]*")
 
 
 def syntax_error(exc: Any, where: Any) -> SpecError:
@@ -45,6 +45,8 @@ def _bad_character(index: int, where: Any) -> SpecError:
         return SpecError("unterminated string", span, "a string closes with \" on the same line")
     if char == "'":
         return SpecError("strings are written in double quotes", span, 'write "text", not \'text\'')
+    if char == "^":
+        return SpecError("'^' is not a power operator", span, "use ** for powers, e.g. t**2")
     if char == ":":
         return SpecError("unexpected ':'", span, "in .score files a key is set with '=': steps = 500")
     shown = char if char.isprintable() else f"U+{ord(char):04X}"
@@ -60,7 +62,7 @@ def _bad_token(token: Any, expected: set[str], where: Any) -> SpecError:
         return SpecError(f"malformed number '{word}'", where.span(begin, begin + len(word)), _NUMBER_HINT)
     found = _describe(token)
     if token.type == "RBRACE" and "RBRACE" not in expected:
-        if expected & {"NUMBER", "NAME", "STRING", "LSQB"}:
+        if "STRING" in expected:  # only where a value is due
             return SpecError(f"expected a value before {found}", span, "write key = value")
         return SpecError("unmatched '}'", span, "every '}' closes a section opened with '{'")
     if token.type in ("NAME", "NUMBER", "STRING", "LSQB") and "EQUAL" in expected:
