@@ -35,7 +35,7 @@ class ScorePrinter:
     def __init__(self, data: dict, comments: dict[tuple, Comment] | None = None,
                  trailing: list[str] | None = None, span_of: Any = None):
         self.data = data
-        self.comments = comments or {}
+        self.comments = {path: Comment(list(c.before), c.after) for path, c in (comments or {}).items()}
         self.trailing = trailing or []
         self.span_of = span_of or (lambda path: None)
         self._written: list = []  # top-level keys printed so far
@@ -65,6 +65,8 @@ class ScorePrinter:
 
     def _section(self, path: tuple, mapping: dict, indent: str) -> list[str]:
         kind = self._kind_key(path, mapping)
+        if kind is not None:
+            self._merge_comments(path + (kind,), path)
         head = f"{path[-1]} {mapping[kind]} {{" if kind else f"{path[-1]} {{"
         entries = [k for k in ordered_keys(mapping, path, self.data) if k != kind]
         inline = self._inline(path, mapping, entries)
@@ -82,6 +84,7 @@ class ScorePrinter:
         if key == EQUATION_KEY and self._is_equation(value):
             return self._statement(path, value, indent)
         if key == HELPERS_KEY and self._are_helpers(value):
+            self._merge_comments(path, path + (next(iter(value)),))
             lines = []
             for name, body in value.items():
                 lines += self._statement(path + (name,), f"{name}(t) = {body}", indent)
@@ -108,6 +111,14 @@ class ScorePrinter:
             else:
                 parts.append(f"{key} = {self.value(value, child)}")
         return " " + "  ".join(parts) if parts else ""
+
+    def _merge_comments(self, source: tuple, target: tuple) -> None:
+        """Comments of a key that is not a statement of its own (a kind word, `where`) go to `target`."""
+        moved = self.comments.pop(source, None)
+        if moved is not None:
+            entry = self.comments.setdefault(target, Comment())
+            entry.before += moved.before
+            entry.after = " ".join(c for c in (entry.after, moved.after) if c) or None
 
     # -- values
 
