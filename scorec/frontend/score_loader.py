@@ -26,13 +26,16 @@ from typing import Any
 
 from ..diagnostics import Span, SpecError, SpecErrors
 from .score_syntax import syntax_error
-from .yaml_loader import MAX_DEPTH, MAX_INT_DIGITS, MAX_TEXT_CHARS, Document, _decode, _Text, resolve_plain
+from .yaml_loader import MAX_DEPTH, MAX_INT_DIGITS, Document, _decode, _Text, resolve_plain
 
 SIGNED_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 WORDS = {"true": True, "false": False, "null": None}
 SPECIALS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan"),
             "+.nan": float("nan"), "-.nan": float("nan")}
 EQUATION_KEY, HELPERS_KEY = "equation", "where"
+# Lark's pure-Python LALR parser takes about 30 us a token: this bounds a parse to a few
+# seconds (a real spec has a few hundred tokens).
+MAX_SCORE_CHARS = 100_000
 
 
 @lru_cache(maxsize=1)
@@ -111,8 +114,8 @@ def _scan(text: str) -> tuple[list[tuple[int, str]], list[int]]:
 
 def _check_limits(where: _Text) -> None:
     """Refuse texts too long or nested too deeply before parsing them."""
-    if len(where.text) > MAX_TEXT_CHARS:
-        raise SpecError(f"{where.file} is {len(where.text):,} characters long; the limit is {MAX_TEXT_CHARS:,}",
+    if len(where.text) > MAX_SCORE_CHARS:
+        raise SpecError(f"{where.file} is {len(where.text):,} characters long; the limit is {MAX_SCORE_CHARS:,}",
                         Span(where.file, 1, 1), "a spec is a short file; keep data in data files")
     depth = 0
     for index in _scan(where.text)[1]:
@@ -266,9 +269,10 @@ class _Builder:
     def _string(self, text: str, span: Span, path: tuple) -> str:
         try:
             value = json.loads(text)
-        except ValueError:
-            self.errors.append(SpecError("invalid escape in string", span,
-                                         'strings use JSON escapes: \\" \\\\ \\n \\t \\u00e9'))
+        except ValueError as exc:
+            control = "control character" in str(exc)
+            self.errors.append(SpecError("control character in string" if control else "invalid escape in string",
+                                         span, 'strings use JSON escapes: \\" \\\\ \\n \\t \\u00e9'))
             return text[1:-1]
         if text[1:-1] == value and span.end_col is not None:
             self.doc.text_offsets[path] = 1
