@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from emitted import EXAMPLES
 from scorec.diagnostics import SpecError, SpecErrors, render, source_lines
+from scorec.fmt import same_data
 from scorec.frontend.score_loader import load_score
 from scorec.frontend.score_printer import to_score
 from scorec.frontend.yaml_loader import load_yaml
@@ -125,6 +126,23 @@ def spec_data(draw) -> dict:
 @given(spec_data())
 def test_random_specs_round_trip(data):
     round_trip(data)
+
+
+# any data the .score printer is handed reads back as the same data
+keys = st.one_of(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True),
+                 st.sampled_from(["data", "process", "model", "sample", "network", "corrector", "kind", "source",
+                                  "sampler", "parameterization", "where", "equation", "f"]))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(), st.text(max_size=12),
+                    st.sampled_from(["sigma(t)**2", "a-b", "-x", "1e5", "true", "dx = x dt + dw", " x", ".inf"]))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4), max_leaves=12)
+sections = st.recursive(st.dictionaries(keys, values, max_size=4),
+                        lambda inner: st.dictionaries(keys, st.one_of(values, inner), max_size=4), max_leaves=8)
+
+
+@PROPERTY
+@given(st.dictionaries(keys, st.one_of(values, sections), min_size=1, max_size=6))
+def test_printed_data_reads_back_the_same(data):
+    assert same_data(load_score(to_score(data).encode("utf-8"), "d.score").data, data)
 
 
 # ------------------------------------------------------------------------------ fuzzing

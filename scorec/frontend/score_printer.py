@@ -134,7 +134,9 @@ class ScorePrinter:
                 return ".inf" if value > 0 else "-.inf"
             return repr(value)
         if isinstance(value, str):
-            return value if reads_back_bare(value) else json.dumps(value, ensure_ascii=False)
+            # a lone surrogate (from a \udXXX escape) cannot be written as UTF-8: keep it escaped
+            surrogate = any("\ud800" <= c <= "\udfff" for c in value)
+            return value if reads_back_bare(value) else json.dumps(value, ensure_ascii=surrogate)
         if isinstance(value, list):
             return "[" + ", ".join(self.value(v, path + (i,)) for i, v in enumerate(value)) + "]"
         raise SpecError(f"a {type(value).__name__} cannot be written in .score here", self.span_of(path),
