@@ -105,7 +105,7 @@ class ScorePrinter:
                 return None
             if isinstance(value, dict):
                 lines = self._section(child, value, "")
-                if len(lines) != 1:
+                if len(lines) != 1 or self.comments.get(child):  # (its kind word's comments are merged by now)
                     return None
                 parts.append(lines[0])
             else:
