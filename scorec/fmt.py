@@ -92,8 +92,11 @@ def _check_lossless(doc: Any, text: str, to: str, path: Path) -> None:
     from .frontend.yaml_loader import load_yaml
 
     name = str(path.with_suffix(SUFFIX[to]))
-    again = (load_score if to == SCORE else load_yaml)(text, name).data
-    if not same_data(again, doc.data):
+    try:
+        again = (load_score if to == SCORE else load_yaml)(text, name).data
+    except (SpecError, SpecErrors):
+        again = None
+    if again is None or not same_data(again, doc.data):
         raise SpecError(f"cannot write this spec losslessly as {to}", Span(str(path), 1, 1),
                         "please report this spec: the formatter would have changed it")
 

@@ -99,12 +99,13 @@ def test_yaml_comments_carry_into_score(tmp_path):
     assert formatted.notes == []
 
 
-def test_comments_on_kinds_and_nested_sections_stay_outside_braces(tmp_path):
+@pytest.mark.parametrize("before", ["", "    # the corrector\n"])
+def test_comments_on_kinds_and_nested_sections_stay_outside_braces(tmp_path, before):
     spec = tmp_path / "spec.yaml"
     spec.write_text("scorec: 1\nname: x\ndata: {source: moons}\nprocess: {kind: vp}\nsample:\n  sampler: pc\n"
-                    "  corrector:\n    # the corrector\n    kind: langevin  # one step\n", encoding="utf-8")
+                    f"  corrector:\n{before}    kind: langevin  # one step\n", encoding="utf-8")
     formatted = format_spec(spec, "score")
-    assert formatted.text.endswith("sample pc {\n  # the corrector\n  corrector langevin {}  # one step\n}\n")
+    assert formatted.text.endswith(f"sample pc {{\n{before[2:]}  corrector langevin {{}}  # one step\n}}\n")
     assert formatted.notes == []
 
 
