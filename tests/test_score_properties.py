@@ -44,6 +44,7 @@ def outcome(doc) -> tuple:
 def round_trip(data: dict) -> None:
     """YAML text of `data` -> .score -> YAML: the same data and the same outcome each time."""
     first = load_yaml(to_yaml(data), "a.yaml")
+    assert same_data(first.data, data)
     score = load_score(to_score(first.data), "a.score")
     again = load_yaml(to_yaml(score.data), "b.yaml")
     assert score.data == first.data == again.data
@@ -128,7 +129,7 @@ def test_random_specs_round_trip(data):
     round_trip(data)
 
 
-# any data the .score printer is handed reads back as the same data
+# any data the .score printer is handed reads back as the same data, and prints the same again
 keys = st.one_of(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True),
                  st.sampled_from(["data", "process", "model", "sample", "network", "corrector", "kind", "source",
                                   "sampler", "parameterization", "where", "equation", "f"]))
@@ -142,7 +143,10 @@ sections = st.recursive(st.dictionaries(keys, values, max_size=4),
 @PROPERTY
 @given(st.dictionaries(keys, st.one_of(values, sections), min_size=1, max_size=6))
 def test_printed_data_reads_back_the_same(data):
-    assert same_data(load_score(to_score(data).encode("utf-8"), "d.score").data, data)
+    text = to_score(data)
+    again = load_score(text.encode("utf-8"), "d.score").data
+    assert same_data(again, data)
+    assert to_score(again) == text  # printing is idempotent
 
 
 # ------------------------------------------------------------------------------ fuzzing
