@@ -6,7 +6,8 @@
   or, for a drawn spec the schema refuses, the same error messages.
 * Fuzzing: random text, and valid .score files with stretches replaced by fragments of
   .score syntax, only ever fail with a located SpecError (no other exception), each
-  span on a line of the text.
+  span on a line of the text; what does load prints (comments and all) and reads back
+  as the same data.
 """
 
 from __future__ import annotations
@@ -174,6 +175,8 @@ def mutated(draw) -> str:
 def only_located_errors(text: str | bytes) -> None:
     try:
         doc = load_score(text, "fuzz.score")
+        printed = to_score(doc.data, doc.comments, doc.trailing)  # comments in odd places included
+        assert same_data(load_score(printed, "printed.score").data, doc.data)
         spec = validate(doc)
         if spec.process.kind != "sde":  # sympy's work on a mangled SDE is slow; the loader is what is fuzzed
             lower(spec, doc)
