@@ -7,7 +7,8 @@
 * Fuzzing: random text, and valid .score files with stretches replaced by fragments of
   .score syntax, only ever fail with a located SpecError (no other exception), each
   span on a line of the text; what does load prints (comments and all) and reads back
-  as the same data.
+  as the same data. YAML specs mutated the same way and still loadable keep their data
+  under `fmt`, and a second `fmt` changes nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from scorec.fmt import same_data
 from scorec.frontend.score_loader import load_score
 from scorec.frontend.score_printer import to_score
 from scorec.frontend.yaml_loader import load_yaml
-from scorec.frontend.yaml_printer import to_yaml
+from scorec.frontend.yaml_printer import format_yaml, to_yaml
 from scorec.ir import spec_hash
 from scorec.lower import lower
 from scorec.validate import validate
@@ -199,3 +200,33 @@ def test_mutated_score_files_fail_only_with_located_errors(text):
 @given(st.one_of(st.binary(max_size=200), st.text(max_size=200)))
 def test_random_input_fails_only_with_located_errors(raw):
     only_located_errors(raw)
+
+
+# ------------------------------------------------------------------------------ YAML fmt
+
+YAML_SEEDS = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.yaml"))]
+YAML_ATOMS = ["#", " # c", "\n# c\n", "\n\n\n", '"', "'", ": ", "- ", "[", "]", "{", "}", ",", "\n", "  ", "x: 1\n",
+              "|\n  a\n", ">-\n  b\n", "\\", "é", "%YAML 1.2\n---\n", "...\n", "? a\n: b\n"]
+
+
+@st.composite
+def mutated_yaml(draw) -> str:
+    text = draw(st.sampled_from(YAML_SEEDS))
+    pieces = st.lists(st.one_of(st.sampled_from(YAML_ATOMS), st.text(max_size=3)), max_size=6).map("".join)
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(text)))
+        j = draw(st.integers(i, min(len(text), i + 20)))
+        text = text[:i] + draw(pieces) + text[j:]
+    return text
+
+
+@FUZZ
+@given(mutated_yaml())
+def test_yaml_fmt_keeps_data_and_is_idempotent(text):
+    try:
+        doc = load_yaml(text, "fuzz.yaml")
+    except (SpecError, SpecErrors):
+        return
+    once = format_yaml(text, doc.data)
+    assert same_data(load_yaml(once, "once.yaml").data, doc.data)
+    assert format_yaml(once, doc.data) == once

@@ -92,7 +92,7 @@ def format_yaml(text: str, data: dict) -> str:
     """`text` (a YAML spec whose strictly loaded data is `data`) with keys in canonical order."""
     root = _yaml().load(text)
     _reorder(root, (), data)
-    return _dump(root)
+    return _dump(root).lstrip("\n")  # ruamel drops one of several leading blank lines per pass
 
 
 def _reorder(node: Any, path: tuple, data: dict) -> None:
