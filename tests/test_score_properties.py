@@ -131,7 +131,7 @@ def test_random_specs_round_trip(data):
     round_trip(data)
 
 
-# any data the .score printer is handed reads back as the same data, and prints the same again
+# any data the printers are handed reads back as the same data (and .score prints the same again)
 keys = st.one_of(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True),
                  st.sampled_from(["data", "process", "model", "sample", "network", "corrector", "kind", "source",
                                   "sampler", "parameterization", "where", "equation", "f"]))
@@ -149,6 +149,7 @@ def test_printed_data_reads_back_the_same(data):
     again = load_score(text.encode("utf-8"), "d.score").data
     assert same_data(again, data)
     assert to_score(again) == text  # printing is idempotent
+    assert same_data(load_yaml(to_yaml(data), "d.yaml").data, data)  # and so is canonical YAML
 
 
 # ------------------------------------------------------------------------------ fuzzing
