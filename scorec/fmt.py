@@ -70,7 +70,7 @@ def _print(doc: Any, source_format: str, to: str, notes: list[str]) -> str:
         return text
     if to == SCORE:
         comments, trailing = yaml_comments(doc) if source_format == YAML else (doc.comments, doc.trailing)
-        text = to_score(doc.data, comments, trailing, doc.span_of)
+        text = to_score(doc.data, comments, trailing, doc)
         lost = lost_comments(doc.source, text) if source_format == YAML else []
         if lost:
             notes.append(f"{len(lost)} comment(s) could not be carried over: " + "; ".join(lost))

@@ -109,6 +109,13 @@ def test_comments_on_kinds_and_nested_sections_stay_outside_braces(tmp_path, bef
     assert formatted.notes == []
 
 
+def test_numbers_keep_their_spelling():
+    text = "scorec 1\n\ntrain { steps = +10  lr = 2e-3  weight_decay = 1e2  ema = 0.9990 }\n"
+    doc = load_score(text, "n.score")
+    assert to_score(doc.data, source=doc) == text
+    assert to_score(doc.data) == "scorec 1\n\ntrain { steps = 10  lr = 0.002  weight_decay = 100.0  ema = 0.999 }\n"
+
+
 def test_score_comments_survive_fmt():
     text = "# top\nscorec 1\nname x  # the name\n\ntrain {\n  # how long\n  steps = 5\n}\n# the end\n"
     doc = load_score(text, "x.score")

@@ -149,7 +149,7 @@ def test_printed_data_reads_back_the_same(data):
     again = load_score(text.encode("utf-8"), "d.score").data
     assert same_data(again, data)
     assert to_score(again) == text  # printing is idempotent
-    assert same_data(load_yaml(to_yaml(data), "d.yaml").data, data)  # and so is canonical YAML
+    assert same_data(load_yaml(to_yaml(data), "d.yaml").data, data)  # canonical YAML reads back too
 
 
 # ------------------------------------------------------------------------------ fuzzing

@@ -5,7 +5,8 @@ top-level values as `key value`; a section on one line when it holds only values
 inline sections and fits in WIDTH columns, else one entry per line, indented by two
 spaces; the kind word after the section's name; `equation` as a `dx = ...` line and
 `where` entries as `f(t) = ...` lines. A string is written bare when it reads back as
-the same string (a name, an expression), else in double quotes. Comments a .score file
+the same string (a name, an expression), else in double quotes; a number as the source
+spelt it where that is valid .score (`2e-3` stays `2e-3`). Comments a .score file
 held are written back before (or after) the statements they were attached to.
 
 Whatever cannot be written as .score (a key that is not a name, a mapping inside a
@@ -19,9 +20,10 @@ import math
 import re
 from typing import Any
 
-from ..diagnostics import SpecError
+from ..diagnostics import SpecError, source_lines
 from .score_loader import EQUATION_KEY, HELPERS_KEY, Comment, SIGNED_NUMBER, WORDS
 from .score_schema import kind_key, ordered_keys
+from .yaml_loader import resolve_plain
 
 WIDTH = 100
 INDENT = "  "
@@ -33,11 +35,12 @@ class ScorePrinter:
     """One spec's data (and comments) printed as .score text."""
 
     def __init__(self, data: dict, comments: dict[tuple, Comment] | None = None,
-                 trailing: list[str] | None = None, span_of: Any = None):
+                 trailing: list[str] | None = None, source: Any = None):
         self.data = data
         self.comments = {path: Comment(list(c.before), c.after) for path, c in (comments or {}).items()}
         self.trailing = trailing or []
-        self.span_of = span_of or (lambda path: None)
+        self.source = source  # the Document printed, if any: where values were, how numbers were spelt
+        self.lines = source_lines(source.source) if source is not None else []
         self._written: list = []  # top-level keys printed so far
 
     def text(self) -> str:
@@ -125,6 +128,8 @@ class ScorePrinter:
     def value(self, value: Any, path: tuple) -> str:
         if value is None or isinstance(value, bool):
             return {None: "null", True: "true", False: "false"}[value]
+        if isinstance(value, (int, float)) and self._spelling(path, value):
+            return self._spelling(path, value)
         if isinstance(value, int):
             return str(value)
         if isinstance(value, float):
@@ -141,6 +146,23 @@ class ScorePrinter:
             return "[" + ", ".join(self.value(v, path + (i,)) for i, v in enumerate(value)) + "]"
         raise SpecError(f"a {type(value).__name__} cannot be written in .score here", self.span_of(path),
                         "lists hold numbers, strings and lists; write a mapping as a section")
+
+    def _spelling(self, path: tuple, value: Any) -> str | None:
+        """A number as its source wrote it (`2.0e-3`), where that is .score and means the same."""
+        span = self.source.value_spans.get(path) if self.source is not None else None
+        if span is None or span.end_col is None or span.file != self.source.file or span.line > len(self.lines):
+            return None
+        text = self.lines[span.line - 1][span.col - 1: span.end_col - 1]
+        if not SIGNED_NUMBER.fullmatch(text):
+            return None
+        try:
+            read = resolve_plain(text)
+        except ValueError:
+            return None
+        return text if type(read) is type(value) and read == value else None
+
+    def span_of(self, path: tuple) -> Any:
+        return self.source.span_of(path) if self.source is not None else None
 
     # -- checks
 
@@ -193,6 +215,7 @@ def _is_expression(text: str) -> bool:
 
 
 def to_score(data: dict, comments: dict | None = None, trailing: list[str] | None = None,
-             span_of: Any = None) -> str:
-    """Canonical .score text of spec data."""
-    return ScorePrinter(data, comments, trailing, span_of).text()
+             source: Any = None) -> str:
+    """Canonical .score text of spec data; `source`, the Document it was loaded as, keeps the
+    spelling of its numbers and locates what cannot be printed."""
+    return ScorePrinter(data, comments, trailing, source).text()
