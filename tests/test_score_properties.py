@@ -177,7 +177,7 @@ def mutated(draw) -> str:
 def only_located_errors(text: str | bytes) -> None:
     try:
         doc = load_score(text, "fuzz.score")
-        printed = to_score(doc.data, doc.comments, doc.trailing)  # comments in odd places included
+        printed = to_score(doc.data, doc.comments, doc.trailing, doc)  # odd comments and spellings too
         assert same_data(load_score(printed, "printed.score").data, doc.data)
         spec = validate(doc)
         if spec.process.kind != "sde":  # sympy's work on a mangled SDE is slow; the loader is what is fuzzed
