@@ -175,6 +175,9 @@ def test_expression_errors_point_into_the_score_file(tmp_path):
 def test_key_that_is_not_a_name_is_a_located_error():
     with pytest.raises(SpecError, match="cannot be written in .score"):
         to_score({"scorec": 1, "process": {"kind": "sde", "where": {"two words": "t"}}})
+    with pytest.raises(SpecError, match="cannot be written in a .score section"):
+        to_score({"scorec": 1, "train": {"dx": None}})  # `dx = null` would read back as an equation
+    assert load_score(to_score({"scorec": 1, "dx": None}), "t.score").data == {"scorec": 1, "dx": None}
 
 
 # ------------------------------------------------------------------------------ the CLI

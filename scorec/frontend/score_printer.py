@@ -28,6 +28,7 @@ from .yaml_loader import resolve_plain
 WIDTH = 100
 INDENT = "  "
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+EQUATION_SIDE = "dx"  # the left-hand side that makes a line an SDE equation
 _EQUATION = re.compile(r"dx(?![A-Za-z0-9_])[ \t]*=[^\n\r{}#]*")
 
 
@@ -175,6 +176,9 @@ class ScorePrinter:
         if not (isinstance(key, str) and _NAME.fullmatch(key)):
             raise SpecError(f"key {key!r} cannot be written in .score", self.span_of(path),
                             "a .score key is a name: letters, digits and _, not starting with a digit")
+        if key == EQUATION_SIDE and len(path) > 1:  # `dx = ...` in a section is the equation line
+            raise SpecError(f"key '{key}' cannot be written in a .score section", self.span_of(path),
+                            "`dx = ...` there is an SDE equation; rename the key")
 
     @staticmethod
     def _is_equation(value: Any) -> bool:
