@@ -31,7 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-SpecArg = typer.Argument(..., help="the spec file (YAML)", show_default=False)
+SpecArg = typer.Argument(..., help="the spec file (YAML, or .score)", show_default=False)
 SetOpt = typer.Option([], "--set", help="override a spec field: --set sample.steps=50 (repeatable)")
 
 
@@ -134,6 +134,60 @@ def schema() -> None:
     from .spec import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def fmt(
+    specs: List[Path] = typer.Argument(..., help="spec files (YAML or .score); several with --check or --write",
+                                       show_default=False),
+    to: Optional[str] = typer.Option(None, "--to", help="yaml or score: convert (default: the file's own format)"),
+    check: bool = typer.Option(False, "--check", help="exit 1 if a file is not in canonical form (pre-commit)"),
+    write: bool = typer.Option(False, "--write", help="write the result (with --to, beside SPEC with the new suffix)"),
+) -> None:
+    """Print a spec in canonical form (stable key order); convert between YAML and .score."""
+    from .fmt import FORMATS, format_of
+
+    if to is not None and to not in FORMATS:
+        typer.echo(f"error: unknown format '{to}' (yaml, score)", err=True)
+        raise typer.Exit(2)
+    if check and (write or (to is not None and any(to != format_of(s) for s in specs))):
+        typer.echo("error: --check compares a file with its own canonical form; drop --to and --write", err=True)
+        raise typer.Exit(2)
+    if len(specs) > 1 and not (check or write):
+        typer.echo("error: give one spec to print, or use --check or --write for several", err=True)
+        raise typer.Exit(2)
+    codes = [_fmt_one(spec, to, check, write) for spec in specs]
+    if max(codes):
+        raise typer.Exit(max(codes))
+
+
+def _fmt_one(spec: Path, to: Optional[str], check: bool, write: bool) -> int:
+    """Format one spec; the exit code it calls for (2 spec error, 1 not canonical)."""
+    from .files import atomic_write_text
+    from .fmt import format_spec
+    from .pipeline import errors_of, source_texts
+
+    try:
+        formatted = format_spec(spec, to)
+    except (SpecError, SpecErrors) as exc:
+        typer.echo(render_all(errors_of(exc), source_texts(spec)), err=True)
+        n = len(errors_of(exc))
+        typer.echo(f"{n} error{'s' if n != 1 else ''} in {spec}", err=True)
+        return 2
+    for note in formatted.notes:
+        typer.echo(f"note: {spec}: {note}", err=True)
+    if check:
+        if spec.read_text(encoding="utf-8").removeprefix("\ufeff") != formatted.text:
+            typer.echo(f"{spec}: not in canonical form (scorec fmt --write {spec})", err=True)
+            return 1
+        typer.echo(f"{spec}: canonical")
+    elif write:
+        with _io_errors():
+            atomic_write_text(formatted.target, formatted.text)
+        typer.echo(str(formatted.target))
+    else:
+        typer.echo(formatted.text, nl=False)
+    return 0
 
 
 @app.command()

@@ -1,6 +1,6 @@
 """The named compiler stages, each callable (and dumpable) on its own.
 
-    load      spec file (+ --set overrides)  -> Document   (frontend/yaml_loader.py)
+    load      spec file (+ --set overrides)  -> Document   (frontend/yaml_loader.py, .score: score_loader.py)
     validate  Document                       -> Spec       (validate.py, spec.py)
     lower     Spec                           -> ProgramIR  (lower/)
     emit      ProgramIR                      -> {file: text} (emit.py, templates/)
@@ -11,7 +11,8 @@ Nothing here imports torch: `scorec check` stays fast.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 from .diagnostics import SpecError, SpecErrors
 from .frontend.yaml_loader import Document, load_path
@@ -44,21 +45,56 @@ def source_texts(path: str | os.PathLike, overrides: list[str] | tuple[str, ...]
     return texts
 
 
+def is_score(path: str | os.PathLike) -> bool:
+    """Whether a spec file is written in the .score language (else YAML)."""
+    return str(path).endswith(".score")
+
+
+def load_document(path: str | os.PathLike) -> Document:
+    """The spec file's Document, read by the loader of its format (by suffix)."""
+    if not is_score(path):
+        return load_path(path)
+    from .frontend.score_loader import load_score
+
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise SpecError(f"cannot read spec file '{name}': {exc.strerror or exc}") from None
+    return load_score(raw, name)
+
+
 def load(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Document, list[str]]:
-    if str(path).endswith(".score"):
-        raise SpecError(
-            f"cannot read '{path}': the .score language is not supported yet",
-            None,
-            "write the spec in YAML (spec.yaml); see spec_examples/",
-        )
-    return apply_overrides(load_path(path), overrides)
+    return apply_overrides(load_document(path), overrides)
 
 
 def compile_spec(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
     """load -> validate -> lower; raises SpecError or SpecErrors, every error located."""
-    doc, notes = load(path, overrides)
-    spec = validate(doc)
-    return Compiled(doc, spec, lower(spec, doc), notes)
+    try:
+        doc, notes = load(path, overrides)
+        spec = validate(doc)
+        return Compiled(doc, spec, lower(spec, doc), notes)
+    except (SpecError, SpecErrors) as exc:
+        if is_score(path):
+            raise in_score_words(exc) from None
+        raise
+
+
+_SECTION_HINT = re.compile(r"add `(\w+):`")
+_HELPER_HINT = re.compile(r'define it under `where:`, e\.g\. where: \{(\w+): "([^"]*)"\}')
+
+
+def _score_hint(hint: str) -> str:
+    hint = hint.replace("`scorec: 1`", "`scorec 1`")
+    hint = _HELPER_HINT.sub(r"define it in the process section, e.g. \1(t) = \2", hint)
+    return _SECTION_HINT.sub(r"add `\1 { ... }`", hint)
+
+
+def in_score_words(exc: SpecError | SpecErrors) -> SpecError | SpecErrors:
+    """Hints quote YAML (`scorec: 1`); for a .score file, quote what its author writes."""
+    errors = [replace(e, hint=_score_hint(e.hint)) if e.hint else e for e in errors_of(exc)]
+    return errors[0] if isinstance(exc, SpecError) else SpecErrors(errors)
 
 
 def errors_of(exc: SpecError | SpecErrors) -> list[SpecError]:

@@ -2,7 +2,8 @@
 
 Each case is one small spec with one deliberate mistake:
 
-* `tests/diagnostics/cases/NAME.yaml` is checked as is (`scorec check cases/NAME.yaml`);
+* `tests/diagnostics/cases/NAME.yaml` is checked as is (`scorec check cases/NAME.yaml`),
+  and so is `tests/diagnostics/cases/score_NAME.score`, a spec in the .score language;
 * `tests/diagnostics/cases/NAME.set` holds `--set` overrides, one a line, applied to the
   valid `tests/diagnostics/base.yaml` (`scorec check base.yaml --set LINE ...`).
 
@@ -27,7 +28,7 @@ from typer.testing import CliRunner
 from scorec.cli import app
 
 HERE = Path(__file__).parent / "diagnostics"
-CASES = sorted(p for p in (HERE / "cases").iterdir() if p.suffix in (".yaml", ".set"))
+CASES = sorted(p for p in (HERE / "cases").iterdir() if p.suffix in (".yaml", ".set", ".score"))
 UPDATE = os.environ.get("SCOREC_UPDATE_GOLDEN") == "1"
 
 # A rendered diagnostic starts `file:line:col: error: ` (the file may be `--set #2`).
@@ -64,6 +65,7 @@ def in_diagnostics_dir(monkeypatch):
 def test_corpus_is_big_enough():
     assert len([c for c in CASES if c.suffix == ".yaml"]) >= 26
     assert len([c for c in CASES if c.suffix == ".set"]) >= 5
+    assert len([c for c in CASES if c.suffix == ".score"]) >= 15
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
