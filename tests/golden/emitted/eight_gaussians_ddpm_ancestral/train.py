@@ -134,9 +134,10 @@ def main(argv=None):
         train(args)
     except OSError as exc:  # an unwritable --out, a full disk, a file-size limit: one line, no traceback
         fail(EXIT_IO, io_error_message(exc))
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    # After success only: a failed rank just exits and torchrun stops the others, whereas tearing the
+    # group down while they still wait in a collective can hang (with nccl).
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def train(args):
@@ -262,6 +263,8 @@ def train(args):
                     log(event="note", step=step, note=note)
             saved_step = step
     log(event="train_done", step=max(start, args.steps))
+    if world > 1:  # leave together: a rank that tears gloo down while rank 0 still writes can abort
+        dist.barrier()
 
 
 if __name__ == "__main__":

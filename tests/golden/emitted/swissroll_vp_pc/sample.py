@@ -116,9 +116,10 @@ def main(argv=None):
         draw(args)
     except OSError as exc:  # an unwritable --out, a full disk, a file-size limit: one line, no traceback
         fail(EXIT_IO, io_error_message(exc))
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    # After success only: a failed rank just exits and torchrun stops the others, whereas tearing the
+    # group down while they still wait in a collective can hang (with nccl).
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def batch_sizes(n, batch_size):
@@ -181,10 +182,16 @@ def draw(args):
         log(event="sample", done=round(args.n * done / my_total), total=args.n, nfe=model.nfe)
 
     parts = gather_on_rank0({"batches": drawn, "stats": stats, "nfe": model.nfe}, world)
-    if rank != 0:
-        return  # only rank 0 writes; a failed rank stops them all before this, leaving the old files whole
+    if rank == 0:  # only rank 0 writes; a failed rank stops them all before this, leaving the old files whole
+        write_samples(args, parts, len(sizes), log, world)
+    if world > 1:  # leave together: a rank that tears gloo down while rank 0 still writes can abort
+        dist.barrier()
+
+
+def write_samples(args, parts, n_batches, log, world):
+    """samples.npz from every process's batches (in batch order), and reference.npz."""
     batches = {index: x for part in parts for index, x in part["batches"].items()}
-    samples = np.concatenate([batches[index] for index in range(len(sizes))])
+    samples = np.concatenate([batches[index] for index in range(n_batches)])
     nfe = max(part["nfe"] for part in parts)  # the same in every batch (0 for a rank left without one)
     keys = sorted({key for part in parts for key in part["stats"]})
     totals = {key: sum(part["stats"].get(key, 0.0) for part in parts) for key in keys}
