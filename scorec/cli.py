@@ -6,6 +6,9 @@ unwritable run directory, a checkpoint of another model; or a run directory lock
 another `scorec run`). `scorec sample|eval RUN_DIR` recompile RUN_DIR/spec.yaml with their
 --set overrides (2 for a spec error or an override outside sample./eval.), and exit 1 when
 the directory is not a run, is locked, or the settings would change the trained model.
+`scorec diff A B` exits 0 when both resolve to the same spec, 1 when they differ, 2 for a
+spec error in either; it takes no --set (write the variant as a file; a run's own resolved
+spec is RUN_DIR/spec.yaml, so `scorec diff RUN_DIR/spec.yaml NEW.yaml` compares with a run).
 """
 
 from __future__ import annotations
@@ -75,9 +78,10 @@ def compile_cmd(
 ) -> None:
     """Emit train.py, sample.py, common.py and spec.lock.json into OUT."""
     from .emit import emit, write_files
+    from .lockfile import installed_versions
 
     compiled = _compile(spec, set_)
-    files = emit(compiled.ir)
+    files = emit(compiled.ir, compiled.spec, installed_versions())
     with _io_errors():
         for path in write_files(files, out):
             typer.echo(str(path))
@@ -100,6 +104,28 @@ def ir(
         typer.echo(json.dumps(compiled.spec.model_dump(mode="json"), indent=2))
     else:
         typer.echo(ir_json(compiled.ir))
+
+
+@app.command()
+def diff(
+    a: Path = typer.Argument(..., help="the old spec", show_default=False),
+    b: Path = typer.Argument(..., help="the new spec", show_default=False),
+) -> None:
+    """Semantic diff: the resolved fields that differ (defaults explicit), then whether a run of A
+    must retrain, resume, or only resample for B. Exit 0 identical, 1 different, 2 a spec error."""
+    from .specdiff import diff_sides, render, side_of
+
+    sides = []
+    for path in (a, b):  # report the errors of both files before giving up
+        try:
+            sides.append(side_of(_compile(path, [])))
+        except typer.Exit:
+            sides.append(None)
+    if None in sides:
+        raise typer.Exit(2)
+    result = diff_sides(*sides)
+    typer.echo(render(result), nl=False)
+    raise typer.Exit(0 if result.identical else 1)
 
 
 @app.command()

@@ -25,7 +25,9 @@ from . import __version__
 from . import expr as E
 from .components import registry
 from .files import atomic_write_text
-from .ir import Constant, Definition, Node, ProgramIR, canonical_json, spec_hash, to_json, training_hash
+from .ir import Constant, Definition, Node, ProgramIR, spec_hash, to_json, training_hash
+from .lockfile import LOCK_NAME, lock_text
+from .spec import Spec
 
 
 def _templates_dir() -> Path:
@@ -237,21 +239,17 @@ def prune_imports(code: str) -> str:
     return "\n".join(line for n, line in enumerate(code.split("\n"), start=1) if n not in unused)
 
 
-def emit(ir: ProgramIR) -> dict[str, str]:
-    """Render every emitted file; returns {file name: text}."""
+def emit(ir: ProgramIR, spec: Spec | None = None, versions: dict | None = None) -> dict[str, str]:
+    """Render every emitted file; returns {file name: text}. spec.lock.json records the resolved
+    spec when given and the environment's `versions` (lockfile.installed_versions()) when given."""
     env = environment()
     view = view_model(ir)
     programs = ["common.py", "sample.py"] + (["train.py"] if ir.trains else [])
     files = {name: tidy_python(prune_imports(env.get_template(name + ".j2").render(**view))) for name in programs}
     for name in programs[1:]:
         files[name] = tidy_python(prune_imports(explicit_imports(files[name], files["common.py"])))
-    lock = {
-        "scorec_version": __version__,
-        "spec_hash": view["spec_hash"],
-        "training_hash": view["training_hash"],
-        "ir": json.loads(canonical_json(ir)),
-    }
-    files["spec.lock.json"] = json.dumps(lock, indent=2, sort_keys=True) + "\n"
+    resolved = spec.model_dump(mode="json") if spec is not None else None
+    files[LOCK_NAME] = lock_text(ir, resolved, versions)
     return dict(sorted(files.items()))
 
 

@@ -34,6 +34,8 @@ from .components import registry
 from .emit import emit, write_files
 from .ir import canonical_json
 from .files import TMP_SUFFIX, atomic_write, atomic_write_text
+from .lockfile import installed_versions
+from .lockmismatch import another_model_message, environment_notes, lock_changes, lock_notes
 from .pipeline import Compiled
 
 
@@ -65,7 +67,7 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
                 nproc: int = 1) -> dict:
     ir = compiled.ir
     code_dir = run_dir / "code"
-    files = emit(ir)
+    files = emit(ir, compiled.spec, installed_versions())
     for folder in (run_dir, code_dir, run_dir / "checkpoints"):
         remove_stale_temporaries(folder)
     # Decide before writing anything: code/ and spec.lock.json must keep describing the weights
@@ -73,12 +75,13 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
     checkpoint = run_dir / "checkpoints" / "last.pt"
     new_hash = json.loads(files["spec.lock.json"])["training_hash"]
     old_hash = _existing_training_hash(run_dir)
+    changed = lock_changes(compiled, run_dir)
     if checkpoint.exists() and old_hash is not None and old_hash != new_hash:
         if not fresh:
-            raise RunFailed(f"{run_dir} holds the checkpoint of another model (training hash {old_hash[:12]}..., "
-                            f"this spec's is {new_hash[:12]}...); nothing was changed. Pass --fresh to start over "
-                            "there, or choose another --out")
+            raise RunFailed(another_model_message(run_dir, changed, old_hash, new_hash))
         checkpoint.unlink()  # --fresh: the directory is about to describe another model
+    for note in lock_notes(run_dir, changed, fresh, checkpoint.exists()):
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
     write_files(files, code_dir)
     shutil.copyfile(code_dir / "spec.lock.json", run_dir / "spec.lock.json")
     write_run_spec(compiled, run_dir)
@@ -153,7 +156,7 @@ def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: C
     if nproc < 1:
         raise RunFailed(f"--nproc must be at least 1 (got {nproc})")
     with run_lock(run_dir, ir.name):
-        files = emit(ir)
+        files = emit(ir, compiled.spec, installed_versions())
         new_hash = json.loads(files["spec.lock.json"])["training_hash"]
         old_hash = _existing_training_hash(run_dir)
         if old_hash != new_hash:
@@ -162,6 +165,8 @@ def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: C
                             "evaluation: use scorec run for a new model")
         if ir.trains and not (run_dir / "checkpoints" / "last.pt").is_file():
             raise RunFailed(f"{run_dir} has no checkpoint (checkpoints/last.pt): train it first with scorec run")
+        for note in environment_notes(run_dir):
+            console.print(note, markup=False, highlight=False, soft_wrap=True)
         for folder in (run_dir, run_dir / "code"):
             remove_stale_temporaries(folder)
         write_files(files, run_dir / "code")
@@ -191,7 +196,7 @@ def reevaluate(compiled: Compiled, run_dir: Path, console: Console | None = None
             raise RunFailed(f"{run_dir} has no samples.npz: sample it first (scorec sample {run_dir})")
         remove_stale_temporaries(run_dir)
         if old.get("eval") != new.get("eval"):  # keep code/ and the lock saying what was evaluated
-            files = emit(ir)
+            files = emit(ir, compiled.spec, installed_versions())
             write_files(files, run_dir / "code")
             shutil.copyfile(run_dir / "code" / "spec.lock.json", run_dir / "spec.lock.json")
             write_run_spec(compiled, run_dir)
@@ -388,6 +393,8 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) 
         if "mixture" in registry.get("data", ir.data.kind).traits:  # the modes and their weights are known
             shares = mode_shares(x.reshape(len(x), -1), np.asarray(ir.data.means))
             metrics["mode_tv"] = total_variation(shares, np.asarray(ir.data.weights))
+    if "normalized" in registry.get("objective", ir.objective.kind).traits and ir.trains:
+        metrics.update(_log_likelihood(ir, run_dir))
     _write_json(run_dir / "metrics.json", metrics)
     plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sampler.kind}, {metrics['nfe']} NFE")
     events = read_events(run_dir / "events.jsonl")
@@ -395,6 +402,18 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) 
         plot_loss(events, run_dir / "loss.png")
     write_report(run_dir, ir, metrics, console=console)
     return metrics
+
+
+def _log_likelihood(ir, run_dir: Path) -> dict:
+    """The trained model is a normalized density: its mean log p on held-out data (and, for a
+    mixture, the data's own on the same points)."""
+    from .metrics.images import import_common
+    from .metrics.likelihood import held_out_log_likelihood
+
+    mixture = None
+    if "mixture" in registry.get("data", ir.data.kind).traits:
+        mixture = (ir.data.weights, ir.data.means, ir.data.stds)
+    return held_out_log_likelihood(import_common(run_dir / "code"), run_dir, ir.seed, mixture)
 
 
 def _write_json(path: Path, obj: dict) -> None:

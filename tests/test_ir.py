@@ -189,6 +189,7 @@ model: {network: {kind: analytic}}
 """
 VP = "process: {kind: vp}\n"
 DISCRETE = "process: {kind: discrete, schedule: linear, timesteps: 20}\n"
+LADDER = "process: {kind: ncsn, sigma_min: 0.05, sigma_max: 3.0, levels: 4}\n"
 
 # (process, sample section, expected NFE of the sampler loop, denoise adds one more)
 NFE_CASES = {
@@ -210,6 +211,9 @@ NFE_CASES = {
     "ancestral-all-steps": (DISCRETE, "{sampler: ancestral, steps: 20}", 20, False),
     "ddim": (DISCRETE, "{sampler: ddim, steps: 4}", 4, False),
     "ddim-eta1": (DISCRETE, "{sampler: ddim, steps: 7, eta: 1.0}", 7, False),
+    "annealed-langevin": (LADDER, "{sampler: annealed_langevin, steps_per_level: 3, step_size: 0.01}", 4 * 3, True),
+    "annealed-langevin-no-denoise": (LADDER, "{sampler: annealed_langevin, steps_per_level: 2, denoise: false}",
+                                     4 * 2, False),
 }
 
 

@@ -72,11 +72,20 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            }),
     Family("objective", "kind", "objectives", ("loss_fn",), ("process", "parameterization"), traits={
         "dimension_free": Trait("an objective whose cost per sample does not grow with the dimension"),
+        # training state of its own (statistics of the data, a replay buffer, extra parameters):
+        # train.py calls setup_objective(net, data, generator) once, before the optimizer exists,
+        # and saves/restores the state in checkpoints, so a resumed run continues bit for bit
+        "stateful": Trait("an objective with training state of its own",
+                          ("setup_objective", "objective_state_dict", "load_objective_state_dict")),
+        # the objective trains log Z with the energy: setup_objective registers a scalar parameter
+        # `log_z` on the network, and log p(x) = -E(x) - log_z is a normalized density
+        "normalized": Trait("an objective that leaves the model normalized (a learned log_z)"),
     }),
     Family("predictor", "kind", "predictors", ("predictor",), ("process", "parameterization"), scalar=True),
     Family("corrector", "kind", "correctors", ("corrector",), ("process", "parameterization")),
+    # data: MCMC chains may start at (or span the range of) data points, sample's `init`
     Family("sampler", "sampler", "samplers", ("sample",),
-           ("process", "parameterization", "predictor", "corrector")),
+           ("process", "parameterization", "predictor", "corrector", "data")),
 )}
 
 

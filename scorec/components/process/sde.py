@@ -5,10 +5,11 @@ then x_t | x_0 is Gaussian, N(m(t) x_0 + mu(t), s(t)^2 I), with
 
     m(t) = exp(int_0^t a),   s(t)^2 = m(t)^2 int_0^t g^2 / m^2,   mu(t) = m(t) int_0^t b / m.
 
-These are derived in closed form with sympy where the integrals have one (sympy is
-imported only here, only for a spec that uses this process), and otherwise tabulated by
-quadrature at compile time (float64) and interpolated in the emitted program. Either way
-the result is checked against the quadrature before it is used.
+These are derived in closed form where the integrals have one: for polynomial rates of the
+usual kinds without sympy (polynomial_kernel.py), otherwise with sympy (imported only
+here, only for a spec that needs it), and else tabulated by quadrature at compile time
+(float64) and interpolated in the emitted program. Either way the result is checked
+against the quadrature before it is used, and cached by content (kernel_cache.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from ...ir import Constant, Definition
 from ..options import Probability, Section
 from ..registry import FAMILIES, component
 from .gaussian import CONTINUOUS_TRAITS, AffineGaussianSDENode, GaussianSDENode, KernelTable
+from .kernel_cache import cached_kernel
+from .polynomial_kernel import polynomial_kernel
 
 t = E.var("t")
 HELPER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -83,8 +86,7 @@ class SDEProcess(Section):
 
         a, b, g = inline(coef), inline(offset), inline(diffusion)
         shifted = not (E.is_scalar(b) and E.fold(b) == E.Num(0.0))
-        tables = _quadrature(a, b, g, shifted, span)
-        closed = None if self.kernel == "quadrature" else _closed_form(a, b, g, shifted, tables)
+        tables, closed = _derive(a, b, g, shifted, self.kernel, span)
         constants = (Constant("T_EPS", self.t_eps, "smallest time used by training and sampling"),)
         if closed is not None:
             log_alpha, var, mu = closed
@@ -274,6 +276,21 @@ def _free_of_x(e: E.Expr, span: Span) -> None:
 # ---------------------------------------------------------------------------- the kernel
 
 
+def _derive(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool, mode: str, span: Span):
+    """(tables, closed form or None) of the kernel, from the derivation cache when it has them.
+
+    Neither sympy nor numpy is imported on a cache hit; a hit is still checked (tables
+    complete, closed form agreeing with them), and a miss is derived and stored."""
+
+    def derive():
+        tables = _quadrature(a, b, g, shifted, span)
+        return tables, (None if mode == "quadrature" else _closed_form(a, b, g, shifted, tables))
+
+    return cached_kernel({"a": E.to_json(a), "b": E.to_json(b), "g": E.to_json(g), "shifted": shifted,
+                          "kernel": mode, "grid": TABLE_GRID}, derive,
+                         lambda tables, closed: closed is None or _agrees(closed, tables, shifted))
+
+
 def _quadrature(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool, span: Span) -> tuple[KernelTable, ...]:
     """log m, s^2 and mu on [0, 1] by composite Simpson quadrature (float64, FINE intervals),
     tabulated at TABLE_GRID + 1 points with their exact slopes from the kernel's ODEs:
@@ -307,7 +324,11 @@ def _quadrature(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool, span: Span) -> t
     step = FINE // TABLE_GRID
 
     def table(name: str, doc: str, values, slopes) -> KernelTable:
-        return KernelTable(name, doc, tuple(float(v) for v in values[::step]), tuple(float(v) for v in slopes[::step]))
+        # 12 significant digits: far below the quadrature's error, and above the last-bit
+        # differences between CPUs' vectorised exp/sin, so the emitted bytes do not depend on the machine
+        def digits(v):
+            return tuple(float(f"{x:.12g}") for x in v[::step])
+        return KernelTable(name, doc, digits(values), digits(slopes))
 
     return (
         table("log_alpha", "log m(t) = int_0^t a", lm, a_c),
@@ -319,7 +340,10 @@ def _quadrature(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool, span: Span) -> t
 def _closed_form(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool,
                  tables: tuple[KernelTable, ...]) -> tuple[E.Expr, E.Expr, E.Expr | None] | None:
     """(log m, s^2, mu) as Exprs in t, or None when sympy finds no closed form in budget
-    (or one that disagrees with the quadrature)."""
+    (or one that disagrees with the quadrature). Polynomial rates need no sympy."""
+    fast = polynomial_kernel(a, b, g, shifted)
+    if fast is not None and _agrees(fast, tables, shifted):
+        return fast
     sp = S.sympy()
     a_s, b_s, g_s = S.to_sympy(a), S.to_sympy(b), S.to_sympy(g)
     log_m = S.integrate(a_s, BUDGET_S)
@@ -341,20 +365,26 @@ def _closed_form(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool,
     exprs = [S.from_sympy(sp.expand(log_m)), S.from_sympy(var), S.from_sympy(mu) if shifted else None]
     if exprs[0] is None or exprs[1] is None or (shifted and exprs[2] is None):
         return None
+    closed = (exprs[0], exprs[1], exprs[2])
+    return closed if _agrees(closed, tables, shifted) else None
+
+
+def _agrees(closed: tuple[E.Expr, E.Expr, E.Expr | None], tables: tuple[KernelTable, ...], shifted: bool) -> bool:
+    """Whether a closed form (log m, s^2, mu) matches the quadrature tables to TOLERANCE."""
     by_name = {tb.name: tb for tb in tables}
-    checks = [(exprs[0], by_name["log_alpha"]), (exprs[1], by_name["variance"])]
+    checks = [(closed[0], by_name["log_alpha"]), (closed[1], by_name["variance"])]
     if shifted:
-        checks.append((exprs[2], by_name["mean_shift"]))
+        checks.append((closed[2], by_name["mean_shift"]))
     for e, tb in checks:
         scale = max(abs(v) for v in tb.values) or 1.0
         for k in range(0, len(tb.values), 8):
             try:
                 value = E.evaluate(e, {"t": k / (len(tb.values) - 1)})
             except (ValueError, ZeroDivisionError, OverflowError):
-                return None
+                return False
             if not abs(value - tb.values[k]) <= TOLERANCE * scale:
-                return None
-    return exprs[0], exprs[1], exprs[2]
+                return False
+    return True
 
 
 def _scaled_integral(a_s, f_s, power: int, log_m):

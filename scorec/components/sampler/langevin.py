@@ -7,19 +7,18 @@ from typing import Literal
 
 from pydantic import Field
 
-from ...ir import SamplerNode
 from ..options import PositiveFloat
 from ..registry import component
-from .base import SamplerOptions
+from .chain_start import ChainStartNode, ChainStartOptions
 
 
 @dataclass(frozen=True, kw_only=True)
-class LangevinNode(SamplerNode):
+class LangevinNode(ChainStartNode):
     step_size: float  # eps in x <- x + eps s(x) + sqrt(2 eps) z
 
 
 @component("sampler", needs={"process": ("density_end",)})
-class LangevinSampler(SamplerOptions):
+class LangevinSampler(ChainStartOptions):
     """x <- x + eps s(x, t_eps) + sqrt(2 eps) z, `steps` times; no Metropolis correction."""
 
     sampler: Literal["langevin"]
@@ -28,4 +27,4 @@ class LangevinSampler(SamplerOptions):
     def lower(self, ctx) -> LangevinNode:
         common = self.common(ctx, nfe=self.steps + self.denoise, final_denoise=self.denoise)
         common["grid"] = f"{ctx.process.mcmc_text()}, {self.steps} Langevin steps"
-        return LangevinNode(**common, step_size=self.step_size)
+        return LangevinNode(**common, **self.chain_start(), step_size=self.step_size)

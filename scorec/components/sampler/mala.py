@@ -7,19 +7,18 @@ from typing import Literal
 
 from pydantic import Field
 
-from ...ir import SamplerNode
 from ..options import PositiveFloat
 from ..registry import component
-from .base import SamplerOptions
+from .chain_start import ChainStartNode, ChainStartOptions
 
 
 @dataclass(frozen=True, kw_only=True)
-class MALANode(SamplerNode):
+class MALANode(ChainStartNode):
     step_size: float  # eps of the Langevin proposal y = x + eps s(x) + sqrt(2 eps) z
 
 
 @component("sampler", needs={"process": ("density_end",), "parameterization": ("scalar_energy",)})
-class MALASampler(SamplerOptions):
+class MALASampler(ChainStartOptions):
     """Langevin proposals accepted with the Metropolis-Hastings ratio: unbiased at any step size."""
 
     sampler: Literal["mala"]
@@ -29,4 +28,4 @@ class MALASampler(SamplerOptions):
         # one energy-and-score evaluation at the start, one per proposal, and the final denoiser
         common = self.common(ctx, nfe=1 + self.steps + self.denoise, final_denoise=self.denoise)
         common["grid"] = f"{ctx.process.mcmc_text()}, {self.steps} MALA steps"
-        return MALANode(**common, step_size=self.step_size)
+        return MALANode(**common, **self.chain_start(), step_size=self.step_size)

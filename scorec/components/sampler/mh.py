@@ -7,19 +7,18 @@ from typing import Literal
 
 from pydantic import Field
 
-from ...ir import SamplerNode
 from ..options import PositiveFloat
 from ..registry import component
-from .base import SamplerOptions
+from .chain_start import ChainStartNode, ChainStartOptions
 
 
 @dataclass(frozen=True, kw_only=True)
-class MHNode(SamplerNode):
+class MHNode(ChainStartNode):
     proposal_std: float  # y = x + proposal_std z
 
 
 @component("sampler", needs={"process": ("density_end",), "parameterization": ("scalar_energy",)})
-class MHSampler(SamplerOptions):
+class MHSampler(ChainStartOptions):
     """Gaussian random-walk proposals accepted with probability min(1, exp(E(x) - E(y)))."""
 
     sampler: Literal["mh"]
@@ -29,4 +28,4 @@ class MHSampler(SamplerOptions):
         # one energy evaluation at the start, one per proposal, and the final denoiser
         common = self.common(ctx, nfe=1 + self.steps + self.denoise, final_denoise=self.denoise)
         common["grid"] = f"{ctx.process.mcmc_text()}, {self.steps} Metropolis-Hastings steps"
-        return MHNode(**common, proposal_std=self.proposal_std)
+        return MHNode(**common, **self.chain_start(), proposal_std=self.proposal_std)

@@ -1,0 +1,54 @@
+"""Held-out log-likelihood of a normalized energy model (an objective with the `normalized` trait,
+such as nce: log p(x) = -E(x) - log_z, log_z a parameter of the network).
+
+The run's own common.py builds the network; its EMA weights (log_z among them) come from
+checkpoints/last.pt, the weights sample.py draws with. The held-out points are the data's
+'test' split (another seed than training). For Gaussian-mixture data the mixture's own
+log-density on the same points is reported beside it, so the gap is visible.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+MAX_POINTS = 10000  # held-out points averaged over (the mean's standard error is reported)
+
+
+def gmm_log_density(x: np.ndarray, weights, means, stds) -> np.ndarray:
+    """log sum_k w_k N(x; mu_k, std_k^2 I), per row of x (n, d); the weights are normalized here."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    w = np.asarray(weights, dtype=np.float64)
+    mu, var = np.asarray(means, dtype=np.float64), np.asarray(stds, dtype=np.float64) ** 2
+    d = x.shape[1]
+    sq = ((x[:, None, :] - mu[None]) ** 2).sum(-1)  # (n, K)
+    log_joint = np.log(w / w.sum()) - 0.5 * sq / var - 0.5 * d * np.log(2 * np.pi * var)
+    top = log_joint.max(1, keepdims=True)
+    return (top + np.log(np.exp(log_joint - top).sum(1, keepdims=True)))[:, 0]
+
+
+def model_log_density(common, run_dir: Path, x: np.ndarray) -> np.ndarray:
+    """-E(x) - log_z of the run's EMA weights, per point (float64 numpy)."""
+    import torch
+
+    net = common.build_network()
+    net.register_parameter("log_z", torch.nn.Parameter(torch.zeros(())))  # the normalized trait's contract
+    state = common.load_checkpoint(str(run_dir / "checkpoints" / "last.pt"), torch.device("cpu"), net)
+    net.load_state_dict(state["ema"])
+    model = common.ScoreModel(net.eval().requires_grad_(False))
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    with torch.no_grad():
+        t = common.time_grid(1, xt.device)[-1].expand(len(xt))
+        return (-model.energy(xt, t) - net.log_z).double().numpy()
+
+
+def held_out_log_likelihood(common, run_dir: Path, seed: int, mixture=None) -> dict[str, float]:
+    """{log_likelihood, log_likelihood_se[, log_likelihood_true]} in nats per point, averaged over
+    up to MAX_POINTS of the test split. mixture: (weights, means, stds) of gmm data, or None."""
+    x = np.asarray(common.load_data("test", seed), dtype=np.float32)[:MAX_POINTS]
+    log_p = model_log_density(common, Path(run_dir), x)
+    out = {"log_likelihood": float(log_p.mean()), "log_likelihood_se": float(log_p.std() / np.sqrt(len(x)))}
+    if mixture is not None:
+        out["log_likelihood_true"] = float(gmm_log_density(x, *mixture).mean())
+    return out
