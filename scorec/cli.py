@@ -197,7 +197,8 @@ def run(
     set_: List[str] = SetOpt,
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, ..."),
     fresh: bool = typer.Option(False, "--fresh", help="train from scratch even if a checkpoint exists"),
-    nproc: int = typer.Option(1, "--nproc", help="training processes (torchrun; DDP, gloo on CPU, nccl on CUDA)"),
+    nproc: int = typer.Option(1, "--nproc", help="training and sampling processes (torchrun; DDP, gloo on CPU, "
+                              "nccl on CUDA)"),
 ) -> None:
     """Compile, train, sample, evaluate; write metrics.json and pictures into the run directory."""
     from .runner import RunFailed, run_spec
@@ -250,12 +251,13 @@ def sample(
     run_dir: Path = RunDirArg,
     set_: List[str] = typer.Option([], "--set", help="new sampling (or eval) settings: --set sample.steps=50"),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, ..."),
+    nproc: int = typer.Option(1, "--nproc", help="sampling processes (torchrun; the batches shared out over them)"),
 ) -> None:
     """Resample a trained run with new sampling settings, then re-evaluate and re-report."""
     from .runner import RESAMPLE_SECTIONS, resample
 
     compiled = _run_dir_spec(run_dir, set_, RESAMPLE_SECTIONS, "sample")
-    _finish(lambda: resample(compiled, run_dir, device=device))
+    _finish(lambda: resample(compiled, run_dir, device=device, nproc=nproc))
 
 
 @app.command("eval")

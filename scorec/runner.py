@@ -91,8 +91,8 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
     if ir.train is not None:
         extra = ["--fresh"] if fresh else []
         _run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console, nproc)
-    # sampling runs in one process (rank 0's job): it is short next to training
-    _run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console)
+    # sampling shares its batches out over the same processes; rank 0 gathers them into samples.npz
+    _run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, nproc)
 
     metrics = evaluate(compiled, run_dir, console)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -146,11 +146,15 @@ def _lock_ir(run_dir: Path) -> dict:
         return {}
 
 
-def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: Console | None = None) -> dict:
+def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: Console | None = None,
+             nproc: int = 1) -> dict:
     """scorec sample: draw new samples from a trained run with (possibly) new sampling settings,
-    then evaluate and report. The weights must be this model's: same training hash."""
+    then evaluate and report. The weights must be this model's: same training hash. With nproc > 1
+    sample.py runs under torchrun and the processes share the batches out."""
     console = console or Console(stderr=True)
     ir = compiled.ir
+    if nproc < 1:
+        raise RunFailed(f"--nproc must be at least 1 (got {nproc})")
     with run_lock(run_dir, ir.name):
         files = emit(ir, compiled.spec, installed_versions())
         new_hash = json.loads(files["spec.lock.json"])["training_hash"]
@@ -170,7 +174,7 @@ def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: C
         write_run_spec(compiled, run_dir)
         console.print(f"[bold]{ir.name}[/]: resampling with the {ir.sampler.kind} sampler, "
                       f"{ir.sampler.steps} steps, n={ir.sampler.n} -> {run_dir}")
-        _run_program(run_dir / "code" / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console)
+        _run_program(run_dir / "code" / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, nproc)
         metrics = evaluate(compiled, run_dir, console)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics

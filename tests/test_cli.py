@@ -365,6 +365,16 @@ def test_installed_console_script_finds_its_templates(tmp_path):
 # ------------------------------------------------------------------------------ sample, eval
 
 
+def assert_self_contained(html):
+    """report.html opens offline: every src/href and CSS url() is embedded data (or a #fragment),
+    and nothing is imported or linked in."""
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", html, flags=re.I)
+    refs += re.findall(r"""url\(\s*["']?([^"')]*)""", html, flags=re.I)
+    assert refs, "no embedded pictures found"
+    assert all(ref.startswith(("data:", "#")) for ref in refs), [r[:60] for r in refs if not r.startswith("data:")]
+    assert not re.search(r"<link\b|@import|<script[^>]*\bsrc|<iframe\b", html, flags=re.I)
+
+
 def test_sample_and_eval_a_finished_run(tmp_path):
     """scorec run writes spec.yaml and report.html; scorec sample resamples with new settings,
     refuses settings that change the model; scorec eval re-evaluates; both honour the lock."""
@@ -376,6 +386,7 @@ def test_sample_and_eval_a_finished_run(tmp_path):
     assert (run_dir / "spec.yaml").is_file()
     html = (run_dir / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3 and "<table>" in html and "swissroll-vp" in html
+    assert_self_contained(html)
 
     result = invoke("sample", run_dir, "--set", "sample.n=60", "--set", "sample.batch_size=60")
     assert result.exit_code == 0, result.stderr

@@ -75,20 +75,53 @@ def _mmd2_poly_loops(x, y):
 
 
 def test_kid_matches_double_sum_formula():
-    x, y = _feats(5, n=30, d=6), _feats(6, n=30, d=6, shift=0.4)
-    # one subset of the full size is the plain statistic (subsets are permutations of the sets)
-    value, _ = kid(x, y, n_subsets=1, subset_size=30)
-    assert value == pytest.approx(_mmd2_poly_loops(x, y), rel=1e-6)
+    from scorec.metrics.feature_metrics import _mmd2_poly_unbiased
+
+    x, y = _feats(5, n=30, d=6), _feats(6, n=25, d=6, shift=0.4)
+    assert _mmd2_poly_unbiased(x, y) == pytest.approx(_mmd2_poly_loops(x, y), rel=1e-6)
 
 
 def test_kid_mean_and_standard_error_over_subsets():
+    # brute force: the same subsets (the same seeded draws) through the double-sum formula
     x, y = _feats(7, n=60, d=6), _feats(8, n=50, d=6, shift=0.4)
     value, se = kid(x, y, n_subsets=7, subset_size=20, seed=3)
     rng = np.random.default_rng(3)
     vals = [_mmd2_poly_loops(x[rng.choice(60, 20, replace=False)], y[rng.choice(50, 20, replace=False)])
             for _ in range(7)]
     assert value == pytest.approx(np.mean(vals), rel=1e-6)
-    assert se == pytest.approx(np.std(vals, ddof=1) / math.sqrt(7), rel=1e-6)
+    v, n = np.var(vals, ddof=1), 50  # the delete-d jackknife over subsets of 20 of the smaller set's 50
+    assert se == pytest.approx(math.sqrt(v * 20 / (n - 20) + v / 7), rel=1e-6)
+    assert math.isnan(kid(x, y, n_subsets=1, subset_size=20)[1])  # one subset: no spread to estimate from
+
+
+def test_kid_subsets_stay_below_the_set_size():
+    # subset_size larger than the sets: subsets of half the smaller set (15 of 30), so they differ and the
+    # standard error is not the 0 of identical whole-set subsets
+    x, y = _feats(9, n=30, d=6), _feats(10, n=40, d=6, shift=0.4)
+    value, se = kid(x, y, n_subsets=5, subset_size=1000, seed=1)
+    rng = np.random.default_rng(1)
+    vals = [_mmd2_poly_loops(x[rng.choice(30, 15, replace=False)], y[rng.choice(40, 15, replace=False)])
+            for _ in range(5)]
+    assert value == pytest.approx(np.mean(vals), rel=1e-6)
+    assert se == pytest.approx(math.sqrt(np.var(vals, ddof=1) * (15 / 15 + 1 / 5)), rel=1e-6) and se > 0
+    with pytest.raises(ValueError, match="at least four"):
+        kid(x[:3], y)
+
+
+def test_kid_standard_error_is_the_spread_over_fresh_sample_sets():
+    # Monte Carlo calibration: 200 independent pairs of sets (80 points each, MMD^2 clearly > 0); the
+    # reported SE, averaged, against the standard deviation of the KID values across the pairs. With
+    # 200 pairs the latter is known to about 5 %; the estimator is about right here (0.98-1.11 over
+    # three seeds). The Monte Carlo error alone, sd over subsets / sqrt(n_subsets), is about 5x too small.
+    rng = np.random.default_rng(0)
+    values, ses = [], []
+    for _ in range(200):
+        x, y = rng.standard_normal((80, 4)), rng.standard_normal((80, 4)) + 0.4
+        value, se = kid(x, y, n_subsets=20, seed=int(rng.integers(1 << 30)))
+        values.append(value)
+        ses.append(se)
+    ratio = np.mean(ses) / np.std(values, ddof=1)
+    assert 0.85 < ratio < 1.3, ratio
 
 
 def test_kid_near_zero_for_one_distribution():

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
     alpha, atomic_save, atomic_write, bcast, build_network, check_writable, DATA_SHAPE, draw_time,
     EventLog, EXIT_DIVERGED, EXIT_IO, fail, io_error_message, load_checkpoint, load_data,
-    pick_device, remove_stale_temporaries, ScoreModel, SEED, sigma, TRAINING_HASH,
+    remove_stale_temporaries, ScoreModel, SEED, setup_distributed, sigma, TRAINING_HASH,
 )
 
 STEPS = 3000  # optimizer steps
@@ -75,20 +75,6 @@ def export_weights(ema, path):
     tensors = {name: value.detach().contiguous().cpu() for name, value in ema.state_dict().items()}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"training_hash": TRAINING_HASH}))
     return None
-
-
-def setup_distributed(device_name):
-    """(rank, world size, device). Under torchrun (WORLD_SIZE > 1) this joins the process group:
-    nccl on CUDA (one GPU per local rank), gloo on the CPU."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    device = pick_device(device_name)
-    if world == 1:
-        return 0, 1, device
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return dist.get_rank(), world, device
 
 
 def training_batches(data, batch, generator, device, seed):
@@ -148,9 +134,10 @@ def main(argv=None):
         train(args)
     except OSError as exc:  # an unwritable --out, a full disk, a file-size limit: one line, no traceback
         fail(EXIT_IO, io_error_message(exc))
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    # After success only: a failed rank just exits and torchrun stops the others, whereas tearing the
+    # group down while they still wait in a collective can hang (with nccl).
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def train(args):
@@ -276,6 +263,8 @@ def train(args):
                     log(event="note", step=step, note=note)
             saved_step = step
     log(event="train_done", step=max(start, args.steps))
+    if world > 1:  # leave together: a rank that tears gloo down while rank 0 still writes can abort
+        dist.barrier()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 
 SEED = 0
@@ -202,6 +203,20 @@ def pick_device(name):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def setup_distributed(device_name):
+    """(rank, world size, device) of this process. Under torchrun (WORLD_SIZE > 1) this joins the
+    process group: nccl on CUDA (one GPU per local rank), gloo on the CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    device = pick_device(device_name)
+    if world == 1:
+        return 0, 1, device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), world, device
 
 
 # Exit codes of train.py and sample.py; each comes with one line "error: ..." on stderr.
