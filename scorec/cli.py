@@ -35,12 +35,12 @@ SpecArg = typer.Argument(..., help="the spec file (YAML, or .score)", show_defau
 SetOpt = typer.Option([], "--set", help="override a spec field: --set sample.steps=50 (repeatable)")
 
 
-def _compile(spec: Path, overrides: list[str]):
+def _compile(spec: Path, overrides: list[str], checking: bool = False):
     """Compile or exit 2 with rendered diagnostics."""
     from .pipeline import compile_spec, errors_of, source_texts
 
     try:
-        compiled = compile_spec(spec, overrides)
+        compiled = compile_spec(spec, overrides, checking)
         for note in compiled.notes:
             typer.echo(f"note: {note}", err=True)
         return compiled
@@ -65,7 +65,7 @@ def _io_errors():
 @app.command()
 def check(spec: Path = SpecArg, set_: List[str] = SetOpt) -> None:
     """Validate a spec; print diagnostics as file:line:col: error: message."""
-    compiled = _compile(spec, set_)
+    compiled = _compile(spec, set_, checking=True)
     ir = compiled.ir
     typer.echo(f"{spec}: ok ({ir.process.kind} process, {ir.sampler.kind} sampler, {ir.sampler.nfe} NFE per sample)")
 

@@ -34,6 +34,7 @@ class Context:
     path: tuple  # of the component's section in the spec
     lowered: dict[str, Node]  # the nodes lowered so far, by family
     chosen: dict[str, Component]  # the top-level component of each family
+    checking: bool = False  # only validating (scorec check): skip derivations that change no verdict
 
     @property
     def data(self) -> Any:
@@ -63,7 +64,7 @@ class Context:
 def _lower_one(options: Any, family: str, ctx: Context, key: str) -> Node:
     comp = _component_of(family, options)
     instance = comp.options(**{registry.FAMILIES[family].tag: options}) if isinstance(options, str) else options
-    return instance.lower(Context(ctx.source, ctx.path + (key,), ctx.lowered, ctx.chosen))
+    return instance.lower(Context(ctx.source, ctx.path + (key,), ctx.lowered, ctx.chosen, ctx.checking))
 
 
 def _component_of(family: str, options: Any) -> Component:
@@ -116,13 +117,16 @@ def check_needs(spec: Any, chosen: dict[str, Component], source: SourceMap) -> N
         raise SpecErrors(errors)
 
 
-def lower(spec: Any, source: SourceMap) -> ProgramIR:
-    """Run every lowering pass; the result is all the emitter needs."""
+def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
+    """Run every lowering pass; the result is all the emitter needs.
+
+    checking: the IR is only validated, never emitted (scorec check), so a component may skip
+    work that finds no errors, such as searching for a closed form it would otherwise emit."""
     chosen = {f: _component_of(f, _at(spec, path)) for f, path in SECTIONS.items()}
     check_needs(spec, chosen, source)
     lowered: dict[str, Node] = {}
     for family, path in SECTIONS.items():
-        ctx = Context(source, path[:-1], lowered, chosen)
+        ctx = Context(source, path[:-1], lowered, chosen, checking)
         lowered[family] = _lower_one(_at(spec, path), family, ctx, path[-1])
     exact = "exact" in chosen["network"].traits
     sampler = lowered["sampler"]

@@ -69,12 +69,15 @@ def load(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -
     return apply_overrides(load_document(path), overrides)
 
 
-def compile_spec(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
-    """load -> validate -> lower; raises SpecError or SpecErrors, every error located."""
+def compile_spec(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = (),
+                 checking: bool = False) -> Compiled:
+    """load -> validate -> lower; raises SpecError or SpecErrors, every error located.
+
+    checking: validate only (see lower.lower); the IR then may differ from the emitted one."""
     try:
         doc, notes = load(path, overrides)
         spec = validate(doc)
-        return Compiled(doc, spec, lower(spec, doc), notes)
+        return Compiled(doc, spec, lower(spec, doc, checking), notes)
     except (SpecError, SpecErrors) as exc:
         if is_score(path):
             raise in_score_words(exc) from None

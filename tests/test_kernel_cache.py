@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from emitted import EXAMPLES, REPO
+from scorec.diagnostics import SpecError
 from scorec.emit import emit
 from scorec.pipeline import compile_spec
 
@@ -54,6 +55,31 @@ def test_a_warm_check_imports_neither_sympy_nor_numpy(cache):
     runs = [subprocess.run([sys.executable, "-c", code, str(spec)], capture_output=True, text=True, cwd=REPO,
                            env=env, check=True).stdout.strip() for _ in range(2)]
     assert runs == ["['numpy', 'sympy']", "[]"]
+
+
+@pytest.mark.parametrize("name", SDE_EXAMPLES)
+def test_a_cold_check_never_imports_sympy(name, cache):
+    """`scorec check` validates only: the closed form, sympy's work, changes what is emitted,
+    never whether the spec is valid, so a check with an empty cache does not search for it."""
+    code = ("import sys; from scorec.pipeline import compile_spec; compile_spec(sys.argv[1], checking=True); "
+            "print('sympy' in sys.modules)")
+    env = {"SCOREC_KERNEL_CACHE": str(cache), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code, str(EXAMPLES / f"{name}.yaml")], capture_output=True,
+                         text=True, cwd=REPO, env=env, check=True).stdout.strip()
+    assert out == "False"
+
+
+def test_check_finds_the_errors_compile_finds(tmp_path, cache):
+    """Skipping the closed form loses no diagnostic: a kernel that blows up is refused by both."""
+    spec = tmp_path / "bad.yaml"
+    spec.write_text((EXAMPLES / "moons_sde_tables_em.yaml").read_text())
+    overrides = ["process.equation=dx = -0.5 * x dt + 1 / (0.5 - t) dw"]
+    messages = []
+    for checking in (True, False):
+        with pytest.raises(SpecError) as exc:
+            compile_spec(spec, overrides, checking=checking)
+        messages.append(exc.value.message)
+    assert messages[0] == messages[1] and "not finite" in messages[0]
 
 
 def _tamper_closed_form(value: dict) -> dict:
