@@ -72,6 +72,12 @@ def test_committed_score_example_is_canonical_and_matches_its_twin(path, tmp_pat
         assert spec_hash(compile_spec(converted).ir) == spec_hash(compile_spec(path).ir)
 
 
+@pytest.mark.parametrize("path", YAML_EXAMPLES, ids=lambda p: p.name)
+def test_committed_yaml_example_is_canonical(path):
+    """The examples are what users copy: they are kept as `scorec fmt --write` leaves them."""
+    assert format_spec(path).text == path.read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("path", YAML_EXAMPLES + SCORE_EXAMPLES, ids=lambda p: p.name)
 @pytest.mark.parametrize("to", ["yaml", "score"])
 def test_fmt_is_idempotent(path, to, tmp_path):
