@@ -33,6 +33,11 @@ sample: {sample}
 VP = "{kind: vp, beta_min: 0.1, beta_max: 20.0}"
 SUBVP = "{kind: subvp, beta_min: 0.1, beta_max: 20.0}"
 VE = "{kind: ve, sigma_min: 0.01, sigma_max: 20.0, t_eps: 1.0e-3}"
+# The probability-flow ODE is deterministic, so it carries the prior's mismatch N(0, sigma_max^2) vs
+# p_1 (means 2-2.5 from 0: a total variation of order |mean| / sigma_max) to the samples unchanged,
+# where the SDE samplers contract it. At sigma_max 20 that bias alone put SW1 at 0.021-0.041 over
+# sampling seeds (Euler, Heun and 2000 steps alike) against a bound of 0.030; at 50, 0.018-0.027.
+VE_WIDE = VE.replace("sigma_max: 20.0", "sigma_max: 50.0")
 LINEAR = "{kind: discrete, schedule: linear, timesteps: 1000}"
 COSINE = "{kind: discrete, schedule: cosine, timesteps: 1000}"
 
@@ -57,7 +62,7 @@ CASES = {
     "subvp-ode-rk4": (SUBVP, "{sampler: ode, method: rk4, steps: 250}", "eps"),
     "ve-em": (VE, "{sampler: em, steps: 1000}", "score"),
     "ve-pc": (VE, "{sampler: pc, steps: 1000, corrector: {kind: langevin, snr: 0.16}}", "eps"),
-    "ve-ode-euler": (VE, "{sampler: ode, method: euler, steps: 1000}", "eps"),
+    "ve-ode-euler": (VE_WIDE, "{sampler: ode, method: euler, steps: 1000}", "eps"),
     "linear-ancestral": (LINEAR, "{sampler: ancestral, steps: 1000}", "eps"),
     "linear-ddim": (LINEAR, "{sampler: ddim, steps: 250, eta: 0.0}", "eps"),
     "cosine-ancestral": (COSINE, "{sampler: ancestral, steps: 1000}", "score"),
