@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .diagnostics import SpecError, SpecErrors
-from .frontend.yaml_loader import Document, load_path
+from .frontend.yaml_loader import Document, load_path, read_spec_file
 from .ir import ProgramIR
 from .lower import lower
 from .overrides import apply_overrides
@@ -56,13 +56,7 @@ def load_document(path: str | os.PathLike) -> Document:
         return load_path(path)
     from .frontend.score_loader import load_score
 
-    name = os.fspath(path)
-    try:
-        with open(name, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise SpecError(f"cannot read spec file '{name}': {exc.strerror or exc}") from None
-    return load_score(raw, name)
+    return load_score(*read_spec_file(path))
 
 
 def load(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Document, list[str]]:

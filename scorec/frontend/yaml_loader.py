@@ -451,12 +451,16 @@ def _decode(raw: bytes, file: str) -> str:
         ) from None
 
 
-def load_path(path: str | os.PathLike) -> Document:
-    """Load a spec file; spans name the file as given."""
+def read_spec_file(path: str | os.PathLike) -> tuple[bytes, str]:
+    """A spec file's bytes and its name as given (spans name it so); unreadable is a SpecError."""
     name = os.fspath(path)
     try:
         with open(name, "rb") as fh:
-            raw = fh.read()
+            return fh.read(), name
     except OSError as exc:
         raise SpecError(f"cannot read spec file '{name}': {exc.strerror or exc}") from None
-    return load_yaml(raw, name)
+
+
+def load_path(path: str | os.PathLike) -> Document:
+    """Load a YAML spec file; spans name the file as given."""
+    return load_yaml(*read_spec_file(path))
