@@ -77,11 +77,10 @@ def compile_cmd(
     set_: List[str] = SetOpt,
 ) -> None:
     """Emit train.py, sample.py, common.py and spec.lock.json into OUT."""
-    from .emit import emit, write_files
-    from .lockfile import installed_versions
+    from .emit import write_files
 
     compiled = _compile(spec, set_)
-    files = emit(compiled.ir, compiled.spec, installed_versions())
+    files = compiled.emitted()
     with _io_errors():
         for path in write_files(files, out):
             typer.echo(str(path))

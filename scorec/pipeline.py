@@ -30,6 +30,13 @@ class Compiled:
     ir: ProgramIR
     notes: list[str] = field(default_factory=list)  # for the user, e.g. keys an override dropped
 
+    def emitted(self) -> dict[str, str]:
+        """The programs and the lock (with this machine's scorec/torch/numpy versions): {file: text}."""
+        from .emit import emit
+        from .lockfile import installed_versions
+
+        return emit(self.ir, self.spec, installed_versions())
+
 
 def source_texts(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
     """Every text a diagnostic may point into: the spec file and each --set override.

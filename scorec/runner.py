@@ -31,10 +31,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .components import registry
-from .emit import emit, write_files
+from .emit import write_files
 from .ir import canonical_json
 from .files import TMP_SUFFIX, atomic_write, atomic_write_text
-from .lockfile import installed_versions
 from .lockmismatch import another_model_message, environment_notes, lock_changes, lock_notes
 from .pipeline import Compiled
 
@@ -67,7 +66,7 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
                 nproc: int = 1) -> dict:
     ir = compiled.ir
     code_dir = run_dir / "code"
-    files = emit(ir, compiled.spec, installed_versions())
+    files = compiled.emitted()
     for folder in (run_dir, code_dir, run_dir / "checkpoints"):
         remove_stale_temporaries(folder)
     # Decide before writing anything: code/ and spec.lock.json must keep describing the weights
@@ -156,7 +155,7 @@ def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: C
     if nproc < 1:
         raise RunFailed(f"--nproc must be at least 1 (got {nproc})")
     with run_lock(run_dir, ir.name):
-        files = emit(ir, compiled.spec, installed_versions())
+        files = compiled.emitted()
         new_hash = json.loads(files["spec.lock.json"])["training_hash"]
         old_hash = _existing_training_hash(run_dir)
         if old_hash != new_hash:
@@ -196,7 +195,7 @@ def reevaluate(compiled: Compiled, run_dir: Path, console: Console | None = None
             raise RunFailed(f"{run_dir} has no samples.npz: sample it first (scorec sample {run_dir})")
         remove_stale_temporaries(run_dir)
         if old.get("eval") != new.get("eval"):  # keep code/ and the lock saying what was evaluated
-            files = emit(ir, compiled.spec, installed_versions())
+            files = compiled.emitted()
             write_files(files, run_dir / "code")
             shutil.copyfile(run_dir / "code" / "spec.lock.json", run_dir / "spec.lock.json")
             write_run_spec(compiled, run_dir)
