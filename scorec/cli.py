@@ -22,7 +22,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .diagnostics import SpecError, SpecErrors, render_all
+from .core.diagnostics import SpecError, SpecErrors, render_all
 
 app = typer.Typer(
     add_completion=False,
@@ -162,7 +162,7 @@ def fmt(
 
 def _fmt_one(spec: Path, to: Optional[str], check: bool, write: bool) -> int:
     """Format one spec; the exit code it calls for (2 spec error, 1 not canonical)."""
-    from .files import atomic_write_text
+    from .core.files import atomic_write_text
     from .fmt import format_spec
     from .pipeline import errors_of, source_texts
 

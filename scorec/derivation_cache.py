@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .files import atomic_write_text
+from .core.files import atomic_write_text
 
 CACHE_ENV = "SCOREC_KERNEL_CACHE"
 OFF = "off"

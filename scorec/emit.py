@@ -22,10 +22,10 @@ from typing import Any
 import jinja2
 
 from . import __version__
-from . import expr as E
+from .core import expr as E
 from .components import registry
-from .files import atomic_write_text
-from .ir import Constant, Definition, Node, ProgramIR, spec_hash, to_json, training_hash
+from .core.files import atomic_write_text
+from .core.ir import Constant, Definition, Node, ProgramIR, spec_hash, to_json, training_hash
 from .lockfile import LOCK_NAME, lock_text
 from .spec import Spec
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Span, SpecError, SpecErrors
+from .core.diagnostics import Span, SpecError, SpecErrors
 from .pipeline import in_score_words, is_score, load_document
 from .validate import validate
 

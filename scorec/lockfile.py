@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .ir import ProgramIR, canonical_json, spec_hash, training_hash
+from .core.ir import ProgramIR, canonical_json, spec_hash, training_hash
 
 LOCK_NAME = "spec.lock.json"
 # The packages whose versions a lock records (scorec's own is __version__).

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 
 from .components import registry
 from .components.registry import Component, FamilyField
-from .diagnostics import Span, SpecError, SpecErrors
-from .ir import EvalIR, Node, ProgramIR, TrainIR
+from .core.diagnostics import Span, SpecError, SpecErrors
+from .core.ir import EvalIR, Node, ProgramIR, TrainIR
 from .messages import needs_error
 
 

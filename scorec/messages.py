@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .components import registry
 from .components.registry import Component
-from .diagnostics import Span, SpecError
+from .core.diagnostics import Span, SpecError
 
 
 def choice(family: str, kinds: list[str]) -> str:

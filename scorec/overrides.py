@@ -17,7 +17,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from .diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
+from .core.diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
 from .frontend.yaml_loader import Document, check_text, parse
 from .spec import fill_defaults
 from .validate import TAG_FIELDS, model_at

@@ -14,9 +14,9 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 
-from .diagnostics import SpecError, SpecErrors
+from .core.diagnostics import SpecError, SpecErrors
 from .frontend.yaml_loader import Document, load_path, read_spec_file
-from .ir import ProgramIR
+from .core.ir import ProgramIR
 from .lower import lower
 from .overrides import apply_overrides
 from .spec import Spec

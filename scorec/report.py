@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
+from .core.files import atomic_write
 
 __all__ = ["image_grid", "metrics_table", "plot_field_and_trajectories", "plot_loss", "plot_samples", "write_report"]
 

@@ -32,8 +32,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .components import registry
 from .emit import write_files
-from .ir import canonical_json
-from .files import TMP_SUFFIX, atomic_write, atomic_write_text
+from .core.ir import canonical_json
+from .core.files import TMP_SUFFIX, atomic_write, atomic_write_text
 from .lockmismatch import another_model_message, environment_notes, lock_changes, lock_notes
 from .pipeline import Compiled
 

@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from .ir import spec_hash, training_hash
+from .core.ir import spec_hash, training_hash
 from .pipeline import Compiled
 from .validate import TAG_FIELDS
 

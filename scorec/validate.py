@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .components.options import FieldError
 from .components.registry import FAMILIES
-from .diagnostics import Span, SpecError, SpecErrors, describe, did_you_mean, source_lines
+from .core.diagnostics import Span, SpecError, SpecErrors, describe, did_you_mean, source_lines
 from .frontend.yaml_loader import Document
 from .spec import Spec, fill_defaults
 

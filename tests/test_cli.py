@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from emitted import EXAMPLES, REPO, compile_file
 from scorec.cli import app
-from scorec.ir import spec_hash
+from scorec.core.ir import spec_hash
 
 ALL_EXAMPLES = sorted(EXAMPLES.glob("*.yaml"))
 GMM = EXAMPLES / "gmm_vp_analytic_pc.yaml"
@@ -344,7 +344,7 @@ def test_spec_stage_dump_states_every_default():
 
 
 def canonical(ir):
-    from scorec.ir import canonical_json
+    from scorec.core.ir import canonical_json
 
     return canonical_json(ir)
 

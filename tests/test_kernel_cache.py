@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from emitted import EXAMPLES, REPO
-from scorec.diagnostics import SpecError
+from scorec.core.diagnostics import SpecError
 from scorec.emit import emit
 from scorec.pipeline import compile_spec
 

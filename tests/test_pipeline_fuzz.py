@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scorec.components import registry
-from scorec.diagnostics import SpecError, SpecErrors
+from scorec.core.diagnostics import SpecError, SpecErrors
 from scorec.emit import emit
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.lower import lower

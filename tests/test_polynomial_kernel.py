@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from emitted import EXAMPLES, REPO, compile_text
-from scorec import expr as E
+from scorec.core import expr as E
 from scorec.components.process import sde
 from scorec.components.process.polynomial_kernel import polynomial_kernel
-from scorec.frontend.expr_parser import parse_expr
+from scorec.core.expr_parser import parse_expr
 
 BASE = """
 scorec: 1

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emitted import EXAMPLES
-from scorec.diagnostics import SpecError, SpecErrors, render, source_lines
+from scorec.core.diagnostics import SpecError, SpecErrors, render, source_lines
 from scorec.fmt import same_data
 from scorec.frontend.score_loader import load_score
 from scorec.frontend.score_printer import to_score
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.frontend.yaml_printer import format_yaml, to_yaml
-from scorec.ir import spec_hash
+from scorec.core.ir import spec_hash
 from scorec.lower import lower
 from scorec.validate import validate
 

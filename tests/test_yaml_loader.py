@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from scorec.diagnostics import Span, SpecError, SpecErrors, render
+from scorec.core.diagnostics import Span, SpecError, SpecErrors, render
 from scorec.frontend.yaml_loader import Document, load_path, load_yaml
 from scorec.overrides import apply_override
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ..diagnostics import Span, SpecError, SpecErrors
+from ..core.diagnostics import Span, SpecError, SpecErrors
 from .score_syntax import syntax_error
 from .yaml_loader import MAX_DEPTH, MAX_INT_DIGITS, Document, _decode, _Text, resolve_plain
 

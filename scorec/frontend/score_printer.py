@@ -20,7 +20,7 @@ import math
 import re
 from typing import Any
 
-from ..diagnostics import SpecError, source_lines
+from ..core.diagnostics import SpecError, source_lines
 from .score_loader import EQUATION_KEY, HELPERS_KEY, Comment, SIGNED_NUMBER, WORDS
 from .score_schema import kind_key, ordered_keys
 from .yaml_loader import resolve_plain

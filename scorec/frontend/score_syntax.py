@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..diagnostics import SpecError
+from ..core.diagnostics import SpecError
 
 # terminals, in words
 _WORDS = {

@@ -32,7 +32,7 @@ from ruamel.yaml.nodes import ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scanner import Scanner, ScannerError
 
-from ..diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
+from ..core.diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
 
 
 @dataclass

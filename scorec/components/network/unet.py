@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ...ir import NetworkNode
+from ...core.ir import NetworkNode
 from ..options import PositiveInt
 from ..registry import component
 from .time_features import TimeFeatureOptions

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ...ir import ObjectiveNode
+from ...core.ir import ObjectiveNode
 from ..options import Section
 from ..registry import component
 

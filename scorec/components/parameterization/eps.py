@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ...diagnostics import SpecError
-from ...ir import ParameterizationNode
+from ...core.diagnostics import SpecError
+from ...core.ir import ParameterizationNode
 from .. import registry
 from ..options import Section
 from ..registry import component

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from pydantic import Field, model_validator
 
-from ... import expr as E
-from ...ir import Constant, Definition, ProcessNode
+from ...core import expr as E
+from ...core.ir import Constant, Definition, ProcessNode
 from ..options import PositiveFloat, Probability, Section, ordered
 
 t = E.var("t")

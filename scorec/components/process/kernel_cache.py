@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ... import derivation_cache as cache
-from ... import expr as E
+from ...core import expr as E
 from .gaussian import KernelTable
 
 TABLE_NAMES = ("log_alpha", "variance", "mean_shift")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ... import expr as E
+from ...core import expr as E
 
 Poly = dict[int, Fraction]  # degree -> non-zero coefficient
 Closed = tuple[E.Expr, E.Expr, E.Expr | None]

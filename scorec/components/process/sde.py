@@ -22,11 +22,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from ... import expr as E
+from ...core import expr as E
 from ... import symbolic as S
-from ...diagnostics import Span, SpecError, did_you_mean
-from ...frontend.expr_parser import parse_expr, parse_sde_equation
-from ...ir import Constant, Definition
+from ...core.diagnostics import Span, SpecError, did_you_mean
+from ...core.expr_parser import parse_expr
+from ...core.sde_equation import parse_sde_equation
+from ...core.ir import Constant, Definition
 from ..options import Probability, Section
 from ..registry import FAMILIES, component
 from .gaussian import CONTINUOUS_TRAITS, AffineGaussianSDENode, GaussianSDENode, KernelTable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ...ir import SamplerNode
+from ...core.ir import SamplerNode
 from ..registry import component
 from .base import SamplerOptions, check_chain_steps
 

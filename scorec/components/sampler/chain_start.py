@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from ...ir import SamplerNode
+from ...core.ir import SamplerNode
 from ..options import FieldError, PositiveFloat
 from .base import SamplerOptions
 

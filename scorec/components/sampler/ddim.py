@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ...ir import SamplerNode
+from ...core.ir import SamplerNode
 from ..registry import component
 from .base import SamplerOptions, check_chain_steps
 

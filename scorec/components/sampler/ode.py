@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ...ir import SamplerNode
+from ...core.ir import SamplerNode
 from ..registry import component
 from .base import SamplerOptions
 

@@ -20,17 +20,17 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Collection
 
-from ..diagnostics import Span, SpecError, did_you_mean
-from ..expr import CONSTANTS, ELEMENTARY, PROCESS_FUNCS, BinOp, Call, Expr, Neg, Num, Var
+from .diagnostics import Span, SpecError, did_you_mean
+from .expr import CONSTANTS, ELEMENTARY, PROCESS_FUNCS, BinOp, Call, Expr, Neg, Num, Var
 
 _BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 _OPERAND_END = {"NUMBER", "NAME", "RPAR"}
 _OPERAND_START = {"NUMBER", "NAME", "LPAR"}
-_OPERATORS_HINT = "supported operators: + - * / ** and parentheses"
+OPERATORS_HINT = "supported operators: + - * / ** and parentheses"
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Any:
+def expr_grammar() -> Any:
     """The Lark LALR parser, built once per process."""
     from importlib import resources
 
@@ -54,7 +54,7 @@ def parse_expr(
     A function not in ELEMENTARY takes one argument.
     """
     allowed = set(functions) if functions is not None else set(ELEMENTARY) | set(PROCESS_FUNCS)
-    ctx = _Context(text, span or Span("<expr>", 1, 1), set(variables), allowed)
+    ctx = ExprText(text, span or Span("<expr>", 1, 1), set(variables), allowed)
     if not text.strip():
         raise SpecError("empty expression", ctx.base, "write a formula, e.g. 0.1 + 19.9*t")
     tokens = ctx.scan()
@@ -89,7 +89,7 @@ def _depth(e: Expr) -> int:
     return deepest
 
 
-class _Context:
+class ExprText:
     """One parse: the text, where it sits in the spec, and what names it may use."""
 
     def __init__(self, text: str, base: Span, variables: set[str], functions: set[str]):
@@ -119,7 +119,7 @@ class _Context:
         tokens: list[Any] = []
         call_parens: list[bool] = []  # for each open '(': is it a call's?
         try:
-            for token in _parser().lex(self.text):
+            for token in expr_grammar().lex(self.text):
                 self._check_token(token, tokens, call_parens)
                 tokens.append(token)
         except UnexpectedCharacters as exc:
@@ -127,7 +127,7 @@ class _Context:
             raise SpecError(
                 f"invalid expression: unexpected character '{char}'",
                 self.span(exc.pos_in_stream),
-                _OPERATORS_HINT,
+                OPERATORS_HINT,
             ) from None
         return tokens
 
@@ -175,7 +175,7 @@ class _Context:
                              "write the formula itself, in terms of t")
         if word in ("and", "or", "not", "is", "in"):
             return SpecError("boolean operators are not allowed in expressions", span,
-                             _OPERATORS_HINT)
+                             OPERATORS_HINT)
         if word in ("if", "else"):
             return SpecError("conditional expressions are not allowed in expressions", span,
                              "use min(a, b) or max(a, b)")
@@ -199,7 +199,7 @@ class _Context:
         from lark.exceptions import UnexpectedInput
 
         try:
-            return _parser().parse(self.text)
+            return expr_grammar().parse(self.text)
         except UnexpectedInput as exc:
             raise self._syntax_error(exc, tokens) from None
 
@@ -219,7 +219,7 @@ class _Context:
         elif token == ")":
             hint = "this ')' has no matching '(' or follows an operator"
         else:
-            hint = _OPERATORS_HINT
+            hint = OPERATORS_HINT
         return SpecError(f"invalid expression: unexpected {_describe(token)}",
                          self.token_span(token), hint)
 
@@ -305,8 +305,8 @@ _FORBIDDEN: dict[str, tuple[str, str | None]] = {
     "CARET": ("'^' is not a power operator", "use ** for powers, e.g. t**2"),
     "COMPARE": ("comparisons are not allowed in expressions", "use min(a, b) or max(a, b)"),
     "EQUAL": ("'=' is not allowed in expressions", "an expression is a formula, e.g. 0.1 + 19.9*t"),
-    "BITOP": ("boolean and bitwise operators are not allowed in expressions", _OPERATORS_HINT),
-    "BADOP": ("operator not supported in expressions", _OPERATORS_HINT),
+    "BITOP": ("boolean and bitwise operators are not allowed in expressions", OPERATORS_HINT),
+    "BADOP": ("operator not supported in expressions", OPERATORS_HINT),
 }
 
 
@@ -316,89 +316,3 @@ def _describe(token: Any) -> str:
     if token.type == "NAME":
         return f"name '{token}'"
     return f"'{token}'"
-
-
-# ---------------------------------------------------------------------------- SDE equations
-
-_EQUATION_HINT = ("write the forward SDE as: dx = <drift> dt + <diffusion> dw, "
-                  "e.g. dx = -0.5 * beta(t) * x dt + sqrt(beta(t)) dw")
-
-
-def parse_sde_equation(
-    text: str,
-    span: Span | None = None,
-    *,
-    variables: Collection[str] = ("t", "x"),
-    functions: Collection[str] | None = None,
-) -> tuple[Expr, Expr, tuple[Span, Span]]:
-    """Parse `dx = <drift> dt + <diffusion> dw` into (drift, diffusion, (drift span, diffusion span)).
-
-    The equation is lexed with the expression grammar's lexer; `dx`, `dt` and `dw` are
-    names at the top level of parentheses that split it into its two terms, each then
-    parsed by :func:`parse_expr` with its own location in the spec (so errors inside a
-    term point at the term). `x dt`, `x * dt` and a drift of `0 dt` (or none) are accepted.
-    """
-    base = span or Span("<equation>", 1, 1)
-    ctx = _Context(text, base, set(variables), set(functions or ()))
-    if not text.strip():
-        raise SpecError("empty equation", base, _EQUATION_HINT)
-    from lark.exceptions import UnexpectedCharacters
-
-    try:
-        tokens = list(_parser().lex(text))
-    except UnexpectedCharacters as exc:
-        raise SpecError(f"invalid equation: unexpected character '{text[exc.pos_in_stream]}'",
-                        ctx.span(exc.pos_in_stream), _OPERATORS_HINT) from None
-    if len(tokens) < 2 or tokens[0].type != "NAME" or tokens[1].type != "EQUAL":
-        raise SpecError("an SDE equation starts with 'dx ='", ctx.span(0, len(text.split("=")[0].rstrip()) or 1),
-                        _EQUATION_HINT)
-    if str(tokens[0]) != "dx":
-        raise SpecError(f"the left-hand side must be 'dx', not '{tokens[0]}'", ctx.token_span(tokens[0]),
-                        "the state is called x: dx = ... dt + ... dw")
-    depth, dt, dw = 0, None, None
-    for k, tok in enumerate(tokens[2:], start=2):
-        if tok == "(":
-            depth += 1
-        elif tok == ")":
-            depth -= 1
-        elif depth == 0 and tok.type == "NAME" and str(tok) in ("dt", "dw"):
-            which = dt if str(tok) == "dt" else dw
-            if which is not None:
-                raise SpecError(f"'{tok}' appears twice in the equation", ctx.token_span(tok),
-                                "collect the terms: dx = <drift> dt + <diffusion> dw")
-            if str(tok) == "dt":
-                if dw is not None:
-                    raise SpecError("the dt term must come before the dw term", ctx.token_span(tok), _EQUATION_HINT)
-                dt = k
-            else:
-                dw = k
-    if dw is None:
-        raise SpecError("the equation has no noise term '... dw'", ctx.span(len(text.rstrip())),
-                        "a forward SDE needs a diffusion: dx = <drift> dt + <diffusion> dw")
-    if dw != len(tokens) - 1:
-        raise SpecError("nothing may follow the 'dw' term", ctx.token_span(tokens[dw + 1]), _EQUATION_HINT)
-
-    def term(first: int, last: int, at: Any) -> tuple[Expr, Span]:
-        """Parse tokens[first:last] (a '*' before dt/dw is dropped) as one expression."""
-        if last > first and tokens[last - 1] == "*":
-            last -= 1
-        if last <= first:  # `+ dw`: a coefficient of 1
-            return Num(1.0, ctx.token_span(at)), ctx.token_span(at)
-        start, end = tokens[first].start_pos, tokens[last - 1].end_pos
-        sub = ctx.span(start, end)
-        return parse_expr(text[start:end], base.shifted(start) if "\n" not in text[:start] else base,
-                          variables=variables, functions=functions), sub
-
-    if dt is None:
-        drift, drift_span = Num(0.0), ctx.span(0, 2)
-        first = 2
-    else:
-        drift, drift_span = term(2, dt, tokens[dt])
-        first = dt + 1
-        if first >= dw or tokens[first] not in ("+", "-"):
-            raise SpecError("expected '+' between the dt and dw terms",
-                            ctx.token_span(tokens[first]) if first < len(tokens) else ctx.span(len(text)),
-                            _EQUATION_HINT)
-        first += 1  # dx = f dt - g dw is the same law as + g dw
-    diffusion, diffusion_span = term(first, dw, tokens[dw])
-    return drift, diffusion, (drift_span, diffusion_span)

@@ -1,7 +1,7 @@
 """The Expr AST: the only form in which user-written mathematics travels through scorec.
 
 Spec fields such as `objective.weighting: "sigma(t)**2"` are parsed by the Lark grammar in
-`frontend/expr.lark` into these nodes (see `frontend/expr_parser.py`). Lowering builds
+`core/expr.lark` into these nodes (see `core/expr_parser.py`). Lowering builds
 further Exprs for the process kernels (m(t), s(t), f, g). Nothing here is ever handed to
 eval/exec: numbers are folded by a small interpreter over whitelisted operations, and
 code is produced by :func:`to_torch`, which prints only numbers, `t`, whitelisted
