@@ -130,7 +130,7 @@ def diff(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of spec format v1 (for editors)."""
-    from .spec import json_schema
+    from .schema.spec import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))
 

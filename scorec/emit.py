@@ -27,7 +27,7 @@ from .components import registry
 from .core.files import atomic_write_text
 from .core.ir import Constant, Definition, Node, ProgramIR, spec_hash, to_json, training_hash
 from .lockfile import LOCK_NAME, lock_text
-from .spec import Spec
+from .schema.spec import Spec
 
 
 def _templates_dir() -> Path:

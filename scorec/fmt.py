@@ -1,9 +1,10 @@
 """`scorec fmt`: a spec in canonical form, in its own format or converted to the other.
 
 The spec is loaded and validated first (a spec error is located, exit 2), then printed
-by frontend/score_printer.py or frontend/yaml_printer.py. Before the text is handed
-back it is read again with the strict loader of its format and must give the same data:
-a formatter that changed a value would be worse than none.
+by frontend/score_printer.py or frontend/yaml_printer.py in the schema's key order
+(schema/query.py SPEC_LAYOUT). Before the text is handed back it is read again with the
+strict loader of its format and must give the same data: a formatter that changed a value
+would be worse than none.
 
 Format versions: a spec states `scorec 1` (YAML `scorec: 1`). A future format version
 would come with `scorec fmt --upgrade`, rewriting a version-1 spec in the new form; until
@@ -20,7 +21,8 @@ from typing import Any
 
 from .core.diagnostics import Span, SpecError, SpecErrors
 from .pipeline import in_score_words, is_score, load_document
-from .validate import validate
+from .schema.query import SPEC_LAYOUT
+from .schema.validate import validate
 
 # A format is named by its suffix without the dot (`--to score`). Spelt through the suffix:
 # as a quoted word it would read as the `score` parameterization to tests/test_contracts.py.
@@ -63,19 +65,19 @@ def _print(doc: Any, source_format: str, to: str, notes: list[str]) -> str:
     from .frontend.yaml_printer import format_yaml, lost_comments, to_yaml, yaml_comments
 
     if source_format == YAML and to == YAML:
-        text = format_yaml(doc.source, doc.data)
+        text = format_yaml(doc.source, doc.data, layout=SPEC_LAYOUT)
         lost = lost_comments(doc.source, text)
         if lost:
             notes.append(f"{len(lost)} comment(s) could not be kept: " + "; ".join(lost))
         return text
     if to == SCORE:
         comments, trailing = yaml_comments(doc) if source_format == YAML else (doc.comments, doc.trailing)
-        text = to_score(doc.data, comments, trailing, doc)
+        text = to_score(doc.data, comments, trailing, doc, layout=SPEC_LAYOUT)
         lost = lost_comments(doc.source, text) if source_format == YAML else []
         if lost:
             notes.append(f"{len(lost)} comment(s) could not be carried over: " + "; ".join(lost))
         return text
-    text = to_yaml(doc.data)
+    text = to_yaml(doc.data, layout=SPEC_LAYOUT)
     if _score_comment_count(doc):
         notes.append(f"{_score_comment_count(doc)} comment(s) not carried over: "
                      "comments are carried from YAML to .score, not back")
@@ -93,7 +95,7 @@ def _check_lossless(doc: Any, text: str, to: str, path: Path) -> None:
 
     name = str(path.with_suffix(SUFFIX[to]))
     try:
-        again = (load_score if to == SCORE else load_yaml)(text, name).data
+        again = (load_score(text, name, layout=SPEC_LAYOUT) if to == SCORE else load_yaml(text, name)).data
     except (SpecError, SpecErrors):
         again = None
     if again is None or not same_data(again, doc.data):

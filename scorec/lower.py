@@ -17,7 +17,7 @@ from .components import registry
 from .components.registry import Component, FamilyField
 from .core.diagnostics import Span, SpecError, SpecErrors
 from .core.ir import EvalIR, Node, ProgramIR, TrainIR
-from .messages import needs_error
+from .schema.messages import needs_error
 
 
 class SourceMap(Protocol):
@@ -143,7 +143,7 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
 
 def check_eval(ev: Any, data_shape: tuple, source: SourceMap) -> None:
     """Image metrics need image data (C, H, W); the Inception Score needs class logits."""
-    from .spec import IMAGE_METRICS, POINT_METRICS
+    from .schema.spec import IMAGE_METRICS, POINT_METRICS
 
     errors = []
     images = len(data_shape) == 3

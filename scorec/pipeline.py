@@ -15,12 +15,13 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .core.diagnostics import SpecError, SpecErrors
-from .frontend.yaml_loader import Document, load_path, read_spec_file
+from .frontend.source import Document, read_spec_file
+from .frontend.yaml_loader import load_path
 from .core.ir import ProgramIR
 from .lower import lower
-from .overrides import apply_overrides
-from .spec import Spec
-from .validate import validate
+from .schema.overrides import apply_overrides
+from .schema.spec import Spec
+from .schema.validate import validate
 
 
 @dataclass
@@ -62,8 +63,9 @@ def load_document(path: str | os.PathLike) -> Document:
     if not is_score(path):
         return load_path(path)
     from .frontend.score_loader import load_score
+    from .schema.query import SPEC_LAYOUT
 
-    return load_score(*read_spec_file(path))
+    return load_score(*read_spec_file(path), layout=SPEC_LAYOUT)
 
 
 def load(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Document, list[str]]:

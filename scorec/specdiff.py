@@ -21,7 +21,7 @@ from typing import Any
 
 from .core.ir import spec_hash, training_hash
 from .pipeline import Compiled
-from .validate import TAG_FIELDS
+from .schema.query import TAG_FIELDS
 
 
 class _Missing:

@@ -19,8 +19,8 @@ from scorec.core.diagnostics import SpecError, SpecErrors
 from scorec.emit import emit
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.lower import lower
-from scorec.overrides import apply_overrides
-from scorec.validate import validate
+from scorec.schema.overrides import apply_overrides
+from scorec.schema.validate import validate
 
 BASE = (Path(__file__).parent / "diagnostics" / "base.yaml").read_text(encoding="utf-8")
 BASE_DOC = load_yaml(BASE, "base.yaml")

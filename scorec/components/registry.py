@@ -223,6 +223,13 @@ def satisfied_by(family: str, chosen: dict[str, Component]) -> list[str]:
     return sorted(out)
 
 
+def choice(family: str, kinds: list[str]) -> str:
+    """How a spec chooses among `kinds`: 'sampler: a, b', 'objective kind: a', 'parameterization: a'."""
+    fam = FAMILIES[family]
+    key = family if fam.scalar or fam.tag == family else f"{family} {fam.tag}"
+    return f"{key}: {' or '.join(kinds) if len(kinds) == 2 else ', '.join(kinds)}"
+
+
 def default_options(family: str) -> Any:
     """The options of the family's default component, all its fields defaulted."""
     kind = default_kind(family)

@@ -17,10 +17,11 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from .core.diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
-from .frontend.yaml_loader import Document, check_text, parse
+from ..core.diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
+from ..frontend.source import Document
+from ..frontend.yaml_loader import check_text, parse
 from .spec import fill_defaults
-from .validate import TAG_FIELDS, model_at
+from .query import TAG_FIELDS, model_at
 
 
 def apply_overrides(doc: Document, overrides: list[str] | tuple[str, ...]) -> tuple[Document, list[str]]:

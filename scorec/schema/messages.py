@@ -6,16 +6,9 @@ writes its own compatibility message, the registry's declarations fill these in.
 
 from __future__ import annotations
 
-from .components import registry
-from .components.registry import Component
-from .core.diagnostics import Span, SpecError
-
-
-def choice(family: str, kinds: list[str]) -> str:
-    """How a spec chooses among `kinds`: 'sampler: a, b', 'objective kind: a', 'parameterization: a'."""
-    fam = registry.FAMILIES[family]
-    key = family if fam.scalar or fam.tag == family else f"{family} {fam.tag}"
-    return f"{key}: {' or '.join(kinds) if len(kinds) == 2 else ', '.join(kinds)}"
+from ..components import registry
+from ..components.registry import Component, choice
+from ..core.diagnostics import Span, SpecError
 
 
 def needs_error(comp: Component, other: str, trait: str, chosen: dict[str, Component], span: Span) -> SpecError:

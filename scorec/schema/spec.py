@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
-from .components import registry
-from .components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section
-from .components.registry import FamilyField
+from ..components import registry
+from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section
+from ..components.registry import FamilyField
 
 NAME_PATTERN = r"^[a-z0-9_-]+$"
 

@@ -7,21 +7,16 @@ for people, with a "did you mean" hint where one helps.
 
 from __future__ import annotations
 
-import types
-import typing
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from .components.options import FieldError
-from .components.registry import FAMILIES
-from .core.diagnostics import Span, SpecError, SpecErrors, describe, did_you_mean, source_lines
-from .frontend.yaml_loader import Document
+from ..components.options import FieldError
+from ..core.diagnostics import Span, SpecError, SpecErrors, describe, did_you_mean, source_lines
+from ..frontend.source import Document
+from .query import TAG_FIELDS, model_at, tag_value, union_members
 from .spec import Spec, fill_defaults
-
-# The keys whose value picks a component's kind (discriminators), for messages.
-TAG_FIELDS = tuple(sorted({f.tag for f in FAMILIES.values()}))
 
 
 def validate(doc: Document) -> Spec:
@@ -101,66 +96,6 @@ def _dotted(path: tuple) -> str:
     return ".".join(str(p) for p in path) or "the spec"
 
 
-def model_at(path: tuple, raw: Any) -> type[BaseModel] | None:
-    """The pydantic model class that validates the mapping at `path` in `raw`."""
-    model: Any = Spec
-    node = raw
-    for part in path:
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        if field is None:
-            return None
-        node = node.get(part) if isinstance(node, dict) else None
-        model = _pick_model(field.annotation, node)
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
-
-
-def _pick_model(annotation: Any, node: Any) -> Any:
-    """Resolve Optional/Union/Annotated to the model class chosen by the node's tag."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _pick_model(typing.get_args(annotation)[0], node)
-    if origin in (typing.Union, types.UnionType):
-        members = [m for m in typing.get_args(annotation) if m is not type(None)]
-        picked = (_pick_model(m, node) for m in members)
-        models = [m for m in picked if isinstance(m, type) and issubclass(m, BaseModel)]
-        for m in models:
-            tag = _tag_value(m)
-            if tag and isinstance(node, dict) and node.get(tag[0]) in tag[1]:
-                return m
-        return models[0] if len(models) == 1 else None
-    return annotation
-
-
-def _tag_value(model: type[BaseModel]) -> tuple[str, tuple] | None:
-    for name in TAG_FIELDS:
-        field = model.model_fields.get(name)
-        if field is not None and typing.get_origin(field.annotation) is typing.Literal:
-            return name, typing.get_args(field.annotation)
-    return None
-
-
-def _union_members(path: tuple) -> list[type[BaseModel]]:
-    """Every model class that may appear at `path` (all members of a union)."""
-    parent = model_at(path[:-1], {}) if path else None
-    if parent is None:
-        return []
-    field = parent.model_fields.get(path[-1])
-    if field is None:
-        return []
-
-    def flatten(a: Any) -> list:
-        origin = typing.get_origin(a)
-        if origin is typing.Annotated:
-            return flatten(typing.get_args(a)[0])
-        if origin in (typing.Union, types.UnionType):
-            return [m for x in typing.get_args(a) for m in flatten(x)]
-        return [a] if isinstance(a, type) and issubclass(a, BaseModel) else []
-
-    return flatten(field.annotation)
-
-
 def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
     kind = err["type"]
     loc = tuple(err["loc"])
@@ -185,7 +120,7 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
         tag = ctx.get("discriminator", "'kind'").strip("'")
         expected = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
         if not expected:  # pydantic names the tags only for union_tag_invalid
-            expected = [t[1][0] for t in map(_tag_value, _union_members(path)) if t and t[0] == tag]
+            expected = [t[1][0] for t in map(tag_value, union_members(path)) if t and t[0] == tag]
         choices = f"one of: {', '.join(expected)}" if expected else None
         if kind == "union_tag_not_found":
             hint = f"add `{tag}:`, " + choices if choices else None
@@ -306,9 +241,9 @@ def _literal_choices(expected: str) -> list[str]:
 def _belongs_elsewhere(path: tuple, key: str) -> str | None:
     """For `eta` under sampler em: 'eta' is a key of sampler 'ddim'."""
     owners = []
-    for m in _union_members(path[:-1]):
+    for m in union_members(path[:-1]):
         if key in m.model_fields:
-            tag = _tag_value(m)
+            tag = tag_value(m)
             if tag:
                 owners.append(f"{tag[0]} '{tag[1][0]}'")
     if owners:
