@@ -1,4 +1,4 @@
-"""The derivation cache of `sde` kernels (scorec/derivation_cache.py, process/kernel_cache.py):
+"""The derivation cache of `sde` kernels (process/_derivation_cache.py, process/_kernel_cache.py):
 the emitted bytes are the same with the cache off, cold and warm; a warm `check` imports
 neither sympy nor numpy; a corrupt or tampered entry is ignored and rewritten."""
 

@@ -153,7 +153,10 @@ _loaded: set[str] = set()
 
 
 def _load_family(family: str) -> None:
-    """Import every module of scorec/components/<family>/ once; each registers itself."""
+    """Import every module of scorec/components/<family>/ once; each registers itself.
+
+    A module whose name starts with `_` is a helper of the family's components (shared
+    options, derivations): it registers nothing, and importing it is harmless."""
     if family in _loaded:
         return
     _loaded.add(family)

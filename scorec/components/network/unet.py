@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 from ...core.ir import NetworkNode
 from ..options import PositiveInt
 from ..registry import component
-from .time_features import TimeFeatureOptions
+from ._time_features import TimeFeatureOptions
 
 
 @dataclass(frozen=True, kw_only=True)

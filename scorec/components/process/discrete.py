@@ -129,7 +129,7 @@ def _schedule_expr(text: str, span) -> E.Expr:
 def _values(e: E.Expr, first: int, steps: int):
     import numpy as np
 
-    from ...symbolic import evaluate_array
+    from ._symbolic import evaluate_array
 
     index = np.arange(first, steps + 1, dtype=np.float64)
     with np.errstate(all="ignore"):

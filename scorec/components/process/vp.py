@@ -7,7 +7,7 @@ from typing import Literal
 from ...core import expr as E
 from ...core.ir import Definition
 from ..registry import component
-from .gaussian import CONTINUOUS_TRAITS, BetaLinearOptions, GaussianSDENode, call, gaussian_sde, one_minus_exp
+from ._gaussian import CONTINUOUS_TRAITS, BetaLinearOptions, GaussianSDENode, call, gaussian_sde, one_minus_exp
 
 
 @component("process", traits=CONTINUOUS_TRAITS, template="process/_gaussian_sde.py.j2")

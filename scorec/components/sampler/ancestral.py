@@ -6,7 +6,7 @@ from typing import Literal
 
 from ...core.ir import SamplerNode
 from ..registry import component
-from .base import SamplerOptions, check_chain_steps
+from ._base import SamplerOptions, check_chain_steps
 
 
 @component("sampler", needs={"process": ("discrete_time",)}, default_for=("discrete_time",))

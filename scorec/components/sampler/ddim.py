@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ...core.ir import SamplerNode
 from ..registry import component
-from .base import SamplerOptions, check_chain_steps
+from ._base import SamplerOptions, check_chain_steps
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from ...core.ir import SamplerNode
 from ..registry import component
-from .base import SamplerOptions
+from ._base import SamplerOptions
 
 
 @component("sampler", needs={"process": ("continuous_time",)})

@@ -7,7 +7,7 @@ from typing import Literal
 
 from ...core.ir import SamplerNode
 from ..registry import component
-from .base import SamplerOptions
+from ._base import SamplerOptions
 
 STAGES = {"euler": 1, "heun": 2, "rk4": 4}  # network evaluations per step
 

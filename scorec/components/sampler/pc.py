@@ -10,7 +10,7 @@ from pydantic import Field
 from ...core.ir import CorrectorNode, PredictorNode, SamplerNode
 from .. import registry
 from ..registry import component
-from .base import SamplerOptions
+from ._base import SamplerOptions
 
 
 Predictor = registry.union("predictor")

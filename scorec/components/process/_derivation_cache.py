@@ -27,8 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .core.files import atomic_write_text
+from ... import __version__
+from ...core.files import atomic_write_text
 
 CACHE_ENV = "SCOREC_KERNEL_CACHE"
 OFF = "off"

@@ -18,7 +18,7 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable
 
-from .core import expr as E
+from ...core import expr as E
 
 _SYMPY_FUNCS = {"sqrt", "exp", "log", "sin", "cos", "tan", "tanh"}
 

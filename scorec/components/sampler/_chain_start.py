@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from ...core.ir import SamplerNode
 from ..options import FieldError, PositiveFloat
-from .base import SamplerOptions
+from ._base import SamplerOptions
 
 Bound = Annotated[float, Field(allow_inf_nan=False)]
 DATA_NOISE = 0.1  # default std of the noise added to data points under init: data

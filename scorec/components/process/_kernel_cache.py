@@ -1,4 +1,4 @@
-"""The `sde` process's derived kernel in the derivation cache (scorec/derivation_cache.py).
+"""The `sde` process's derived kernel in the derivation cache (_derivation_cache.py).
 
 An entry holds the quadrature tables (float64 values as JSON numbers, which round-trip
 exactly) and the closed form, if any, as Expr JSON (expr.to_json). Decoding accepts only
@@ -15,16 +15,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ... import derivation_cache as cache
+from . import _derivation_cache as cache
 from ...core import expr as E
-from .gaussian import KernelTable
+from ._gaussian import KernelTable
 
 TABLE_NAMES = ("log_alpha", "variance", "mean_shift")
 _HERE = Path(__file__).resolve().parent
 # The code a derived kernel depends on: an edit of any of it invalidates the entries.
-SOURCES = tuple(str(p) for p in (_HERE / "sde.py", _HERE / "kernel_cache.py", _HERE / "gaussian.py",
-                                 _HERE / "polynomial_kernel.py",
-                                 _HERE.parent.parent / "symbolic.py", _HERE.parent.parent / "expr.py"))
+SOURCES = tuple(str(p) for p in (_HERE / "sde.py", _HERE / "_sde_kernel.py", _HERE / "_kernel_cache.py",
+                                 _HERE / "_gaussian.py", _HERE / "_polynomial_kernel.py", _HERE / "_symbolic.py",
+                                 _HERE.parent.parent / "core" / "expr.py"))
 
 Closed = tuple[E.Expr, E.Expr, E.Expr | None]
 
