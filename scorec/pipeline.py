@@ -1,9 +1,9 @@
 """The named compiler stages, each callable (and dumpable) on its own.
 
-    load      spec file (+ --set overrides)  -> Document   (frontend/yaml_loader.py, .score: score_loader.py)
-    validate  Document                       -> Spec       (validate.py, spec.py)
+    load      spec file (+ --set overrides)  -> Document   (frontend/: yaml_loader.py, score_loader.py)
+    validate  Document                       -> Spec       (schema/: validate.py, spec.py)
     lower     Spec                           -> ProgramIR  (lower/)
-    emit      ProgramIR                      -> {file: text} (emit.py, templates/)
+    emit      ProgramIR                      -> {file: text} (emit/, templates/)
 
 Nothing here imports torch: `scorec check` stays fast.
 """
@@ -18,7 +18,7 @@ from .core.diagnostics import SpecError, SpecErrors
 from .frontend.source import Document, read_spec_file
 from .frontend.yaml_loader import load_path
 from .core.ir import ProgramIR
-from .lower import lower
+from .lower.passes import lower
 from .schema.overrides import apply_overrides
 from .schema.spec import Spec
 from .schema.validate import validate
@@ -33,8 +33,8 @@ class Compiled:
 
     def emitted(self) -> dict[str, str]:
         """The programs and the lock (with this machine's scorec/torch/numpy versions): {file: text}."""
-        from .emit import emit
-        from .lockfile import installed_versions
+        from .emit.render import emit
+        from .emit.lockfile import installed_versions
 
         return emit(self.ir, self.spec, installed_versions())
 

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from scorec.emit import emit, write_files
+from scorec.emit.render import emit, write_files
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.schema.overrides import apply_overrides
-from scorec.lower import lower
+from scorec.lower.passes import lower
 from scorec.schema.validate import validate
 
 REPO = Path(__file__).resolve().parent.parent

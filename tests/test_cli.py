@@ -378,7 +378,7 @@ def assert_self_contained(html):
 def test_sample_and_eval_a_finished_run(tmp_path):
     """scorec run writes spec.yaml and report.html; scorec sample resamples with new settings,
     refuses settings that change the model; scorec eval re-evaluates; both honour the lock."""
-    from scorec.runner import run_lock
+    from scorec.run.lock import run_lock
 
     run_dir = tmp_path / "run"
     result = invoke("run", SWISSROLL, "--out", run_dir, *QUICK_TRAIN)

@@ -21,7 +21,7 @@ import pytest
 
 from emitted import EXAMPLES, REPO, compile_file
 from scorec.components import registry
-from scorec.emit import environment, view_model
+from scorec.emit.render import environment, view_model
 from scorec.core.ir import Node
 
 ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))

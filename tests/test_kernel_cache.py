@@ -12,7 +12,7 @@ import pytest
 
 from emitted import EXAMPLES, REPO
 from scorec.core.diagnostics import SpecError
-from scorec.emit import emit
+from scorec.emit.render import emit
 from scorec.pipeline import compile_spec
 
 SDE_EXAMPLES = ["gmm_sde_shifted_analytic_pc", "moons_sde_tables_em"]  # closed form; tables

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from scorec.components import registry
 from scorec.core.diagnostics import SpecError, SpecErrors
-from scorec.emit import emit
+from scorec.emit.render import emit
 from scorec.frontend.yaml_loader import load_yaml
-from scorec.lower import lower
+from scorec.lower.passes import lower
 from scorec.schema.overrides import apply_overrides
 from scorec.schema.validate import validate
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from emitted import EXAMPLES
 from scorec.cli import app
 from scorec.core.diagnostics import SpecError
-from scorec.fmt import format_spec, same_data
+from scorec.tools.fmt import format_spec, same_data
 from scorec.frontend.score_loader import load_score
 from scorec.frontend.score_printer import reads_back_bare, to_score
 from scorec.frontend.yaml_loader import load_yaml

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 
 from emitted import EXAMPLES
 from scorec.core.diagnostics import SpecError, SpecErrors, render, source_lines
-from scorec.fmt import same_data
+from scorec.tools.fmt import same_data
 from scorec.frontend.score_loader import load_score
 from scorec.frontend.score_printer import to_score
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.frontend.yaml_printer import format_yaml, to_yaml
 from scorec.core.ir import spec_hash
-from scorec.lower import lower
+from scorec.lower.passes import lower
 from scorec.schema.query import SPEC_LAYOUT
 from scorec.schema.validate import validate
 

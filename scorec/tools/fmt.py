@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .core.diagnostics import Span, SpecError, SpecErrors
-from .pipeline import in_score_words, is_score, load_document
-from .schema.query import SPEC_LAYOUT
-from .schema.validate import validate
+from ..core.diagnostics import Span, SpecError, SpecErrors
+from ..pipeline import in_score_words, is_score, load_document
+from ..schema.query import SPEC_LAYOUT
+from ..schema.validate import validate
 
 # A format is named by its suffix without the dot (`--to score`). Spelt through the suffix:
 # as a quoted word it would read as the `score` parameterization to tests/test_contracts.py.
@@ -61,8 +61,8 @@ def format_spec(path: str | os.PathLike, to: str | None = None) -> Formatted:
 
 
 def _print(doc: Any, source_format: str, to: str, notes: list[str]) -> str:
-    from .frontend.score_printer import to_score
-    from .frontend.yaml_printer import format_yaml, lost_comments, to_yaml, yaml_comments
+    from ..frontend.score_printer import to_score
+    from ..frontend.yaml_printer import format_yaml, lost_comments, to_yaml, yaml_comments
 
     if source_format == YAML and to == YAML:
         text = format_yaml(doc.source, doc.data, layout=SPEC_LAYOUT)
@@ -90,8 +90,8 @@ def _score_comment_count(doc: Any) -> int:
 
 def _check_lossless(doc: Any, text: str, to: str, path: Path) -> None:
     """The printed text must read back as the very data it was printed from."""
-    from .frontend.score_loader import load_score
-    from .frontend.yaml_loader import load_yaml
+    from ..frontend.score_loader import load_score
+    from ..frontend.yaml_loader import load_yaml
 
     name = str(path.with_suffix(SUFFIX[to]))
     try:

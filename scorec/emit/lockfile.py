@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .core.ir import ProgramIR, canonical_json, spec_hash, training_hash
+from .. import __version__
+from ..core.ir import ProgramIR, canonical_json, spec_hash, training_hash
 
 LOCK_NAME = "spec.lock.json"
 # The packages whose versions a lock records (scorec's own is __version__).

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.files import atomic_write
+from ..core.files import atomic_write
 
 __all__ = ["image_grid", "metrics_table", "plot_field_and_trajectories", "plot_loss", "plot_samples", "write_report"]
 
@@ -232,7 +232,7 @@ def trajectories_and_field(run_dir: Path, n_paths: int = 12, grid: int = 28, see
 
 def _has_energy(run_dir: Path) -> bool:
     """Whether the run's parameterization gives E(x, t) (its declared trait, read from the lock)."""
-    from .components import registry
+    from ..components import registry
 
     kind = json.loads((run_dir / "spec.lock.json").read_text())["ir"]["parameterization"]["kind"]
     return "scalar_energy" in registry.get("parameterization", kind).traits

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .core.diagnostics import SpecError, SpecErrors
-from .lockfile import LOCK_NAME, installed_versions, read_lock, version_notes
-from .pipeline import Compiled, compile_spec
-from .specdiff import Side, SpecDiff, change_lines, diff_sides, side_of, verdict
+from ..core.diagnostics import SpecError, SpecErrors
+from ..emit.lockfile import LOCK_NAME, installed_versions, read_lock, version_notes
+from ..pipeline import Compiled, compile_spec
+from ..tools.specdiff import Side, SpecDiff, change_lines, diff_sides, side_of, verdict
 
 INDENT = "    "
 

@@ -19,9 +19,9 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from .core.ir import spec_hash, training_hash
-from .pipeline import Compiled
-from .schema.query import TAG_FIELDS
+from ..core.ir import spec_hash, training_hash
+from ..pipeline import Compiled
+from ..schema.query import TAG_FIELDS
 
 
 class _Missing:
@@ -32,7 +32,7 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-# Sections that `scorec sample` / `scorec eval` may change on a trained run (runner.RESAMPLE_SECTIONS).
+# Sections that `scorec sample` / `scorec eval` may change on a trained run (run/jobs.py takes them from here).
 RESAMPLE_SECTIONS = ("sample", "eval")
 # train fields that say for how long (or how verbosely) to train, not what: ir._SCHEDULE_FIELDS.
 _SCHEDULE_PATHS = ("train.steps", "train.checkpoint_every", "train.log_every")

@@ -8,69 +8,16 @@ located through the source map (the loaded Document).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator
 
 from pydantic import BaseModel
 
-from .components import registry
-from .components.registry import Component, FamilyField
-from .core.diagnostics import Span, SpecError, SpecErrors
-from .core.ir import EvalIR, Node, ProgramIR, TrainIR
-from .schema.messages import needs_error
-
-
-class SourceMap(Protocol):
-    def span_of(self, path: tuple, key: bool = False) -> Span: ...
-
-    def text_span(self, path: tuple) -> Span | None: ...
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a component's `lower(ctx)` sees: where it sits in the spec, and what came before."""
-
-    source: SourceMap
-    path: tuple  # of the component's section in the spec
-    lowered: dict[str, Node]  # the nodes lowered so far, by family
-    chosen: dict[str, Component]  # the top-level component of each family
-    checking: bool = False  # only validating (scorec check): skip derivations that change no verdict
-
-    @property
-    def data(self) -> Any:
-        return self.lowered["data"]
-
-    @property
-    def process(self) -> Any:
-        return self.lowered["process"]
-
-    def has(self, family: str, trait: str) -> bool:
-        return trait in self.chosen[family].traits
-
-    def span(self, *keys) -> Span:
-        return self.source.span_of(self.path + keys)
-
-    def text_span(self, *keys) -> Span | None:
-        return self.source.text_span(self.path + keys)
-
-    def error(self, key: str, message: str, hint: str | None = None) -> SpecError:
-        return SpecError(message, self.span(key), hint)
-
-    def lower_child(self, family: str, key: str, options: Any) -> Node:
-        """Lower a component nested in this one's options (a corrector inside a sampler)."""
-        return _lower_one(options, family, self, key)
-
-
-def _lower_one(options: Any, family: str, ctx: Context, key: str) -> Node:
-    comp = _component_of(family, options)
-    instance = comp.options(**{registry.FAMILIES[family].tag: options}) if isinstance(options, str) else options
-    return instance.lower(Context(ctx.source, ctx.path + (key,), ctx.lowered, ctx.chosen, ctx.checking))
-
-
-def _component_of(family: str, options: Any) -> Component:
-    kind = options if isinstance(options, str) else getattr(options, registry.FAMILIES[family].tag)
-    return registry.get(family, kind)
-
+from ..components import registry
+from ..components.registry import Component, FamilyField
+from ..core.diagnostics import SpecError, SpecErrors
+from ..core.ir import EvalIR, Node, ProgramIR, TrainIR
+from ..schema.messages import needs_error
+from .context import Context, SourceMap, component_of, lower_one
 
 # Where each top-level family sits in the spec, in lowering order.
 SECTIONS: dict[str, tuple] = {
@@ -107,7 +54,7 @@ def check_needs(spec: Any, chosen: dict[str, Component], source: SourceMap) -> N
     placed = [(SECTIONS[f], f, _at(spec, SECTIONS[f])) for f in SECTIONS]
     placed += [n for p, _, opts in list(placed) for n in nested_components(opts, p)]
     for path, family, options in placed:
-        comp = _component_of(family, options)
+        comp = component_of(family, options)
         for other, traits in comp.needs.items():
             missing = [t for t in traits if t not in chosen[other].traits]
             if missing:
@@ -122,12 +69,12 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
 
     checking: the IR is only validated, never emitted (scorec check), so a component may skip
     work that finds no errors, such as searching for a closed form it would otherwise emit."""
-    chosen = {f: _component_of(f, _at(spec, path)) for f, path in SECTIONS.items()}
+    chosen = {f: component_of(f, _at(spec, path)) for f, path in SECTIONS.items()}
     check_needs(spec, chosen, source)
     lowered: dict[str, Node] = {}
     for family, path in SECTIONS.items():
         ctx = Context(source, path[:-1], lowered, chosen, checking)
-        lowered[family] = _lower_one(_at(spec, path), family, ctx, path[-1])
+        lowered[family] = lower_one(_at(spec, path), family, ctx, path[-1])
     exact = "exact" in chosen["network"].traits
     sampler = lowered["sampler"]
     check_eval(spec.eval, lowered["data"].shape, source)
@@ -143,7 +90,7 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
 
 def check_eval(ev: Any, data_shape: tuple, source: SourceMap) -> None:
     """Image metrics need image data (C, H, W); the Inception Score needs class logits."""
-    from .schema.spec import IMAGE_METRICS, POINT_METRICS
+    from ..schema.spec import IMAGE_METRICS, POINT_METRICS
 
     errors = []
     images = len(data_shape) == 3
