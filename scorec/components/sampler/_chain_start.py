@@ -1,6 +1,6 @@
 """Where MCMC chains start (`init`): options and IR fields shared by the MCMC samplers.
 
-One set of options and one template fragment (templates/samplers/_chain_start.py.j2): a
+One set of options and one template fragment (templates/sampler/_chain_start.py.j2): a
 sampler that lets the user choose its chains' start subclasses ChainStartOptions, lowers
 with `self.chain_start()`, and its fragment includes the shared one and calls
 `chain_start(x, generator)` first.
