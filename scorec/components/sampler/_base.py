@@ -1,4 +1,5 @@
-"""What every sampler shares: the options of the `sample` section and its IR fields."""
+"""What every sampler shares: the options of the `sample` section and its IR fields; and what the
+samplers that walk a discrete chain share (ChainSamplerOptions)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from ...core.ir import SamplerNode
 from ..options import FieldError, PositiveInt, Section
 
 MAX_BATCH = 5000  # samples drawn at once unless the spec says otherwise
@@ -48,3 +50,13 @@ def check_chain_steps(options: SamplerOptions, ctx) -> None:
         raise ctx.error("denoise", f"denoise: false does not apply to sampler '{options.sampler}'",
                         "a discrete chain ends at i = 0, whose posterior mean is the Tweedie denoiser itself; "
                         "remove the key")
+
+
+class ChainSamplerOptions(SamplerOptions):
+    """A sampler that walks the process's discrete chain i -> j < i, respaced to `steps`: one
+    network evaluation a step and no final denoiser. Its fragment extends sampler/_chain_walk.py.j2
+    with its step."""
+
+    def chain_node(self, ctx, node: type = SamplerNode, **fields: Any) -> SamplerNode:
+        check_chain_steps(self, ctx)
+        return node(**self.common(ctx, nfe=self.steps, final_denoise=False), **fields)
