@@ -163,8 +163,8 @@ def fmt(
 def _fmt_one(spec: Path, to: Optional[str], check: bool, write: bool) -> int:
     """Format one spec; the exit code it calls for (2 spec error, 1 not canonical)."""
     from .core.files import atomic_write_text
-    from .tools.fmt import format_spec
     from .pipeline import errors_of, source_texts
+    from .tools.fmt import format_spec
 
     try:
         formatted = format_spec(spec, to)

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .core.diagnostics import SpecError, SpecErrors
+from .core.ir import ProgramIR
 from .frontend.source import Document, read_spec_file
 from .frontend.yaml_loader import load_path
-from .core.ir import ProgramIR
 from .lower.passes import lower
 from .schema.overrides import apply_overrides
 from .schema.spec import Spec
@@ -33,8 +33,8 @@ class Compiled:
 
     def emitted(self) -> dict[str, str]:
         """The programs and the lock (with this machine's scorec/torch/numpy versions): {file: text}."""
-        from .emit.render import emit
         from .emit.lockfile import installed_versions
+        from .emit.render import emit
 
         return emit(self.ir, self.spec, installed_versions())
 

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 
 from scorec.emit.render import emit, write_files
 from scorec.frontend.yaml_loader import load_yaml
-from scorec.schema.overrides import apply_overrides
 from scorec.lower.passes import lower
+from scorec.schema.overrides import apply_overrides
 from scorec.schema.validate import validate
 
 REPO = Path(__file__).resolve().parent.parent

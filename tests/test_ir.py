@@ -16,8 +16,8 @@ import pytest
 
 from emitted import EXAMPLES, build, compile_file, compile_text
 from scorec.core.diagnostics import SpecError, SpecErrors
-from scorec.frontend.yaml_loader import load_yaml
 from scorec.core.ir import ProgramIR, canonical_json, spec_hash, to_json
+from scorec.frontend.yaml_loader import load_yaml
 from scorec.schema.validate import validate
 
 ALL_EXAMPLES = sorted(EXAMPLES.glob("*.yaml"))

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from emitted import EXAMPLES, REPO, compile_text
-from scorec.core import expr as E
 from scorec.components.process import _sde_kernel
 from scorec.components.process._polynomial_kernel import polynomial_kernel
+from scorec.core import expr as E
 from scorec.core.expr_parser import parse_expr
 
 BASE = """

@@ -17,13 +17,13 @@ import pytest
 from typer.testing import CliRunner
 
 from emitted import REPO
-from scorec.run import jobs
 from scorec.cli import app
-from scorec.emit.render import emit, write_files
 from scorec.emit.lockfile import installed_versions, read_lock
+from scorec.emit.render import emit, write_files
+from scorec.pipeline import compile_spec
+from scorec.run import jobs
 from scorec.run.lock import LOCK_NAME
 from scorec.run.lockmismatch import environment_notes, lock_changes, lock_notes
-from scorec.pipeline import compile_spec
 
 DIFF = REPO / "tests" / "diff"
 

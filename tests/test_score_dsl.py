@@ -16,14 +16,14 @@ from typer.testing import CliRunner
 from emitted import EXAMPLES
 from scorec.cli import app
 from scorec.core.diagnostics import SpecError
-from scorec.tools.fmt import format_spec, same_data
+from scorec.core.ir import spec_hash
 from scorec.frontend.score_loader import load_score
 from scorec.frontend.score_printer import reads_back_bare, to_score
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.frontend.yaml_printer import to_yaml
-from scorec.core.ir import spec_hash
 from scorec.pipeline import compile_spec
 from scorec.schema.query import SPEC_LAYOUT
+from scorec.tools.fmt import format_spec, same_data
 
 YAML_EXAMPLES = sorted(EXAMPLES.glob("*.yaml"))
 SCORE_EXAMPLES = sorted(EXAMPLES.glob("*.score"))

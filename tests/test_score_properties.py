@@ -18,15 +18,15 @@ from hypothesis import strategies as st
 
 from emitted import EXAMPLES
 from scorec.core.diagnostics import SpecError, SpecErrors, render, source_lines
-from scorec.tools.fmt import same_data
+from scorec.core.ir import spec_hash
 from scorec.frontend.score_loader import load_score
 from scorec.frontend.score_printer import to_score
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.frontend.yaml_printer import format_yaml, to_yaml
-from scorec.core.ir import spec_hash
 from scorec.lower.passes import lower
 from scorec.schema.query import SPEC_LAYOUT
 from scorec.schema.validate import validate
+from scorec.tools.fmt import same_data
 
 PROPERTY = settings(max_examples=50, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

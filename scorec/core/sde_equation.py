@@ -12,7 +12,6 @@ from .diagnostics import Span, SpecError
 from .expr import Expr, Num
 from .expr_parser import OPERATORS_HINT, ExprText, expr_grammar, parse_expr
 
-
 _EQUATION_HINT = ("write the forward SDE as: dx = <drift> dt + <diffusion> dw, "
                   "e.g. dx = -0.5 * beta(t) * x dt + sqrt(beta(t)) dw")
 

@@ -19,13 +19,13 @@ from typing import Any
 import jinja2
 
 from .. import __version__
-from ..core import expr as E
 from ..components import registry
+from ..core import expr as E
 from ..core.files import atomic_write_text
 from ..core.ir import Constant, Definition, Node, ProgramIR, spec_hash, to_json, training_hash
+from ..schema.spec import Spec
 from .lockfile import LOCK_NAME, lock_text
 from .tidy import explicit_imports, prune_imports, tidy_python
-from ..schema.spec import Spec
 
 
 def _templates_dir() -> Path:

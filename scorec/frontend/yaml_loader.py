@@ -34,7 +34,6 @@ from ruamel.yaml.scanner import Scanner, ScannerError
 from ..core.diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
 from .source import MAX_DEPTH, MAX_INT_DIGITS, Document, SourceText, decode, read_spec_file, resolve_plain
 
-
 # ---------------------------------------------------------------------------- positions
 
 MAX_TEXT_CHARS = 1_000_000

@@ -20,8 +20,8 @@ from typing import Any
 from ..core.diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
 from ..frontend.source import Document
 from ..frontend.yaml_loader import check_text, parse
-from .spec import fill_defaults
 from .query import TAG_FIELDS, model_at
+from .spec import fill_defaults
 
 
 def apply_overrides(doc: Document, overrides: list[str] | tuple[str, ...]) -> tuple[Document, list[str]]:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from . import _derivation_cache as cache
 from ...core import expr as E
+from . import _derivation_cache as cache
 from ._gaussian import KernelTable
 
 TABLE_NAMES = ("log_alpha", "variance", "mean_shift")

@@ -26,8 +26,8 @@ from pydantic import Field
 from ...core import expr as E
 from ...core.diagnostics import Span, SpecError, did_you_mean
 from ...core.expr_parser import parse_expr
-from ...core.sde_equation import parse_sde_equation
 from ...core.ir import Constant, Definition
+from ...core.sde_equation import parse_sde_equation
 from ..options import Probability, Section
 from ..registry import FAMILIES, component
 from ._gaussian import CONTINUOUS_TRAITS, AffineGaussianSDENode, GaussianSDENode, KernelTable

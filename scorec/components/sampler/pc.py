@@ -12,7 +12,6 @@ from .. import registry
 from ..registry import component
 from ._base import SamplerOptions
 
-
 Predictor = registry.union("predictor")
 Corrector = registry.union("corrector")
 
