@@ -78,7 +78,7 @@ def print_table():
 
 def compile_to(spec, overrides, out):
     """Compile a spec in-process (what `scorec compile` does) into out/."""
-    from scorec.emit import emit, write_files
+    from scorec.emit.render import emit, write_files
     from scorec.pipeline import compile_spec
 
     write_files(emit(compile_spec(spec, overrides).ir), out)

@@ -22,7 +22,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .diagnostics import SpecError, SpecErrors, render_all
+from .core.diagnostics import SpecError, SpecErrors, render_all
 
 app = typer.Typer(
     add_completion=False,
@@ -77,7 +77,7 @@ def compile_cmd(
     set_: List[str] = SetOpt,
 ) -> None:
     """Emit train.py, sample.py, common.py and spec.lock.json into OUT."""
-    from .emit import write_files
+    from .emit.render import write_files
 
     compiled = _compile(spec, set_)
     files = compiled.emitted()
@@ -93,7 +93,7 @@ def ir(
     stage: str = typer.Option("ir", "--stage", help="ir: the lowered IR; spec: the validated spec, defaults explicit"),
 ) -> None:
     """Print the lowered IR (JSON) and its spec hash, or another stage's output."""
-    from .emit import ir_json
+    from .emit.render import ir_json
 
     if stage not in ("ir", "spec"):
         typer.echo(f"error: unknown stage '{stage}' (ir, spec)", err=True)
@@ -112,7 +112,7 @@ def diff(
 ) -> None:
     """Semantic diff: the resolved fields that differ (defaults explicit), then whether a run of A
     must retrain, resume, or only resample for B. Exit 0 identical, 1 different, 2 a spec error."""
-    from .specdiff import diff_sides, render, side_of
+    from .tools.specdiff import diff_sides, render, side_of
 
     sides = []
     for path in (a, b):  # report the errors of both files before giving up
@@ -130,7 +130,7 @@ def diff(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of spec format v1 (for editors)."""
-    from .spec import json_schema
+    from .schema.spec import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))
 
@@ -144,7 +144,7 @@ def fmt(
     write: bool = typer.Option(False, "--write", help="write the result (with --to, beside SPEC with the new suffix)"),
 ) -> None:
     """Print a spec in canonical form (stable key order); convert between YAML and .score."""
-    from .fmt import FORMATS, format_of
+    from .tools.fmt import FORMATS, format_of
 
     if to is not None and to not in FORMATS:
         typer.echo(f"error: unknown format '{to}' (yaml, score)", err=True)
@@ -162,9 +162,9 @@ def fmt(
 
 def _fmt_one(spec: Path, to: Optional[str], check: bool, write: bool) -> int:
     """Format one spec; the exit code it calls for (2 spec error, 1 not canonical)."""
-    from .files import atomic_write_text
-    from .fmt import format_spec
+    from .core.files import atomic_write_text
     from .pipeline import errors_of, source_texts
+    from .tools.fmt import format_spec
 
     try:
         formatted = format_spec(spec, to)
@@ -200,7 +200,8 @@ def run(
                               "nccl on CUDA)"),
 ) -> None:
     """Compile, train, sample, evaluate; write metrics.json and pictures into the run directory."""
-    from .runner import RunFailed, run_spec
+    from .run import RunFailed
+    from .run.jobs import run_spec
 
     compiled = _compile(spec, set_)
     run_dir = out or Path("runs") / compiled.ir.name
@@ -218,7 +219,8 @@ RunDirArg = typer.Argument(..., help="a run directory written by scorec run", sh
 
 def _run_dir_spec(run_dir: Path, set_: list[str], allowed: tuple[str, ...], command: str):
     """Compile RUN_DIR/spec.yaml with the overrides, which may touch only `allowed` sections."""
-    from .runner import RunFailed, overrides_outside, run_spec_path
+    from .run import RunFailed
+    from .run.jobs import overrides_outside, run_spec_path
 
     try:
         path = run_spec_path(run_dir)
@@ -234,7 +236,7 @@ def _run_dir_spec(run_dir: Path, set_: list[str], allowed: tuple[str, ...], comm
 
 
 def _finish(action) -> None:
-    from .runner import RunFailed
+    from .run import RunFailed
 
     try:
         with _io_errors():
@@ -253,7 +255,8 @@ def sample(
     nproc: int = typer.Option(1, "--nproc", help="sampling processes (torchrun; the batches shared out over them)"),
 ) -> None:
     """Resample a trained run with new sampling settings, then re-evaluate and re-report."""
-    from .runner import RESAMPLE_SECTIONS, resample
+    from .run.jobs import resample
+    from .tools.specdiff import RESAMPLE_SECTIONS
 
     compiled = _run_dir_spec(run_dir, set_, RESAMPLE_SECTIONS, "sample")
     _finish(lambda: resample(compiled, run_dir, device=device, nproc=nproc))
@@ -265,7 +268,7 @@ def eval_cmd(
     set_: List[str] = typer.Option([], "--set", help="new evaluation settings: --set eval.metrics=[mmd,c2st]"),
 ) -> None:
     """Re-evaluate a run's samples (metrics.json, pictures, report.html)."""
-    from .runner import REEVAL_SECTIONS, reevaluate
+    from .run.jobs import REEVAL_SECTIONS, reevaluate
 
     compiled = _run_dir_spec(run_dir, set_, REEVAL_SECTIONS, "eval")
     _finish(lambda: reevaluate(compiled, run_dir))

@@ -1,9 +1,9 @@
 """The named compiler stages, each callable (and dumpable) on its own.
 
-    load      spec file (+ --set overrides)  -> Document   (frontend/yaml_loader.py, .score: score_loader.py)
-    validate  Document                       -> Spec       (validate.py, spec.py)
+    load      spec file (+ --set overrides)  -> Document   (frontend/: yaml_loader.py, score_loader.py)
+    validate  Document                       -> Spec       (schema/: validate.py, spec.py)
     lower     Spec                           -> ProgramIR  (lower/)
-    emit      ProgramIR                      -> {file: text} (emit.py, templates/)
+    emit      ProgramIR                      -> {file: text} (emit/, templates/)
 
 Nothing here imports torch: `scorec check` stays fast.
 """
@@ -14,13 +14,14 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 
-from .diagnostics import SpecError, SpecErrors
-from .frontend.yaml_loader import Document, load_path, read_spec_file
-from .ir import ProgramIR
-from .lower import lower
-from .overrides import apply_overrides
-from .spec import Spec
-from .validate import validate
+from .core.diagnostics import SpecError, SpecErrors
+from .core.ir import ProgramIR
+from .frontend.source import Document, read_spec_file
+from .frontend.yaml_loader import load_path
+from .lower.passes import lower
+from .schema.overrides import apply_overrides
+from .schema.spec import Spec
+from .schema.validate import validate
 
 
 @dataclass
@@ -32,8 +33,8 @@ class Compiled:
 
     def emitted(self) -> dict[str, str]:
         """The programs and the lock (with this machine's scorec/torch/numpy versions): {file: text}."""
-        from .emit import emit
-        from .lockfile import installed_versions
+        from .emit.lockfile import installed_versions
+        from .emit.render import emit
 
         return emit(self.ir, self.spec, installed_versions())
 
@@ -62,8 +63,9 @@ def load_document(path: str | os.PathLike) -> Document:
     if not is_score(path):
         return load_path(path)
     from .frontend.score_loader import load_score
+    from .schema.query import SPEC_LAYOUT
 
-    return load_score(*read_spec_file(path))
+    return load_score(*read_spec_file(path), layout=SPEC_LAYOUT)
 
 
 def load(path: str | os.PathLike, overrides: list[str] | tuple[str, ...] = ()) -> tuple[Document, list[str]]:

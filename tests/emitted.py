@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from scorec.emit import emit, write_files
+from scorec.emit.render import emit, write_files
 from scorec.frontend.yaml_loader import load_yaml
-from scorec.overrides import apply_overrides
-from scorec.lower import lower
-from scorec.validate import validate
+from scorec.lower.passes import lower
+from scorec.schema.overrides import apply_overrides
+from scorec.schema.validate import validate
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "spec_examples"

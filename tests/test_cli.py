@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from emitted import EXAMPLES, REPO, compile_file
 from scorec.cli import app
-from scorec.ir import spec_hash
+from scorec.core.ir import spec_hash
 
 ALL_EXAMPLES = sorted(EXAMPLES.glob("*.yaml"))
 GMM = EXAMPLES / "gmm_vp_analytic_pc.yaml"
@@ -344,7 +344,7 @@ def test_spec_stage_dump_states_every_default():
 
 
 def canonical(ir):
-    from scorec.ir import canonical_json
+    from scorec.core.ir import canonical_json
 
     return canonical_json(ir)
 
@@ -378,7 +378,7 @@ def assert_self_contained(html):
 def test_sample_and_eval_a_finished_run(tmp_path):
     """scorec run writes spec.yaml and report.html; scorec sample resamples with new settings,
     refuses settings that change the model; scorec eval re-evaluates; both honour the lock."""
-    from scorec.runner import run_lock
+    from scorec.run.lock import run_lock
 
     run_dir = tmp_path / "run"
     result = invoke("run", SWISSROLL, "--out", run_dir, *QUICK_TRAIN)

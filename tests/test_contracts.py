@@ -21,8 +21,8 @@ import pytest
 
 from emitted import EXAMPLES, REPO, compile_file
 from scorec.components import registry
-from scorec.emit import environment, view_model
-from scorec.ir import Node
+from scorec.core.ir import Node
+from scorec.emit.render import environment, view_model
 
 ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
 MODULES = {"torch", "np", "nn", "math", "json", "os", "sys", "tempfile", "time"}

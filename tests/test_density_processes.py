@@ -51,7 +51,7 @@ def test_ism_at_the_exact_score_equals_its_minimum(tmp_path):
 
 
 def test_ism_refuses_data_above_its_dimension_limit():
-    from scorec.diagnostics import SpecErrors, SpecError
+    from scorec.core.diagnostics import SpecErrors, SpecError
 
     text = spec().replace("objective: {kind: ism}", "objective: {kind: ism, max_dim: 1}")
     with pytest.raises((SpecError, SpecErrors)) as info:

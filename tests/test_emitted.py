@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from emitted import EXAMPLES, REPO, build, compile_file
-from scorec.emit import emit
+from scorec.emit.render import emit
 from scorec.pipeline import compile_spec
 
 GOLDEN = Path(__file__).parent / "golden" / "emitted"

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from scorec.diagnostics import Span, SpecError
-from scorec.expr import BinOp, Call, Neg, Num, Var, evaluate
-from scorec.frontend.expr_parser import parse_expr
+from scorec.core.diagnostics import Span, SpecError
+from scorec.core.expr import BinOp, Call, Neg, Num, Var, evaluate
+from scorec.core.expr_parser import parse_expr
 
 BASE = Span("spec.yaml", 7, 14)  # where the expression's first character sits
 
@@ -241,7 +241,7 @@ def test_long_sums_are_parsed_or_refused_without_overflowing_the_stack():
 
 def test_compiler_front_end_does_not_import_torch():
     code = (
-        "import sys, scorec.frontend.yaml_loader as y, scorec.frontend.expr_parser as p\n"
+        "import sys, scorec.frontend.yaml_loader as y, scorec.core.expr_parser as p\n"
         "p.parse_expr('sqrt(t)'); y.load_yaml('a: 1', 'x')\n"
         "assert 'torch' not in sys.modules"
     )

@@ -14,9 +14,9 @@ import random
 import pytest
 import torch
 
-from scorec import expr as E
-from scorec.expr import BinOp, Call, Neg, Num, Var
-from scorec.frontend.expr_parser import parse_expr
+from scorec.core import expr as E
+from scorec.core.expr import BinOp, Call, Neg, Num, Var
+from scorec.core.expr_parser import parse_expr
 
 TS = (0.0, 1e-3, 0.1, 0.37, 0.5, 0.9, 1.0)
 UNARY_SAFE = ("exp", "tanh", "sin", "cos", "sigmoid", "abs", "expm1")  # defined and tame on bounded inputs

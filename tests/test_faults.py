@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from emitted import REPO, build, compile_text
 from scorec.cli import app
-from scorec.emit import emit, write_files
-from scorec.runner import run_lock
+from scorec.emit.render import emit, write_files
+from scorec.run.lock import run_lock
 
 SPEC = """
 scorec: 1

@@ -14,9 +14,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scorec.diagnostics import SpecError, SpecErrors, render, source_lines
+from scorec.core.diagnostics import SpecError, SpecErrors, render, source_lines
 from scorec.frontend.yaml_loader import load_yaml
-from scorec.overrides import apply_override
+from scorec.schema.overrides import apply_override
 
 BASE = (Path(__file__).parent / "diagnostics" / "base.yaml").read_text(encoding="utf-8")
 

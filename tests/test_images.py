@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emitted import build, compile_text
-from scorec.diagnostics import SpecError, SpecErrors
+from scorec.core.diagnostics import SpecError, SpecErrors
 
 UNET = "{kind: unet, channels: 16, channel_mult: [1, 2], num_res_blocks: 1, attention_resolutions: [4], groups: 4}"
 

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from emitted import EXAMPLES, build, compile_file, compile_text
-from scorec.diagnostics import SpecError, SpecErrors
+from scorec.core.diagnostics import SpecError, SpecErrors
+from scorec.core.ir import ProgramIR, canonical_json, spec_hash, to_json
 from scorec.frontend.yaml_loader import load_yaml
-from scorec.ir import ProgramIR, canonical_json, spec_hash, to_json
-from scorec.validate import validate
+from scorec.schema.validate import validate
 
 ALL_EXAMPLES = sorted(EXAMPLES.glob("*.yaml"))
 
@@ -286,7 +286,7 @@ def test_several_incompatibilities_are_reported_together():
 
 
 def test_training_hash_ignores_sampling_and_schedule_but_not_the_model():
-    from scorec.ir import training_hash
+    from scorec.core.ir import training_hash
 
     base = compile_file(EXAMPLES / "swissroll_vp_pc.yaml")
     same = ["sample.steps=10", "sample.sampler=em", "eval.metrics=[swd]", "train.steps=5", "train.log_every=7",

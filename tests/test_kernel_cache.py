@@ -1,4 +1,4 @@
-"""The derivation cache of `sde` kernels (scorec/derivation_cache.py, process/kernel_cache.py):
+"""The derivation cache of `sde` kernels (process/_derivation_cache.py, process/_kernel_cache.py):
 the emitted bytes are the same with the cache off, cold and warm; a warm `check` imports
 neither sympy nor numpy; a corrupt or tampered entry is ignored and rewritten."""
 
@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from emitted import EXAMPLES, REPO
-from scorec.diagnostics import SpecError
-from scorec.emit import emit
+from scorec.core.diagnostics import SpecError
+from scorec.emit.render import emit
 from scorec.pipeline import compile_spec
 
 SDE_EXAMPLES = ["gmm_sde_shifted_analytic_pc", "moons_sde_tables_em"]  # closed form; tables

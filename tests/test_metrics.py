@@ -1,4 +1,4 @@
-"""Tests for scorec.metrics and scorec.report.
+"""Tests for scorec.metrics and scorec.run.report.
 
 Statistical checks use fixed seeds, so they are deterministic; the tolerances
 are still derived from the estimators' standard errors so that a failure means
@@ -22,7 +22,7 @@ from scorec.metrics import (
     sliced_wasserstein,
     total_variation,
 )
-from scorec.report import plot_loss, plot_samples
+from scorec.run.report import plot_loss, plot_samples
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -25,7 +25,7 @@ import pytest
 import torch
 
 from emitted import REPO, build, compile_text
-from scorec.emit import emit, write_files
+from scorec.emit.render import emit, write_files
 from scorec.metrics import mode_shares, total_variation
 
 WEIGHTS = [0.6, 0.3, 0.1]

@@ -126,7 +126,7 @@ def test_nce_on_a_mixture_is_normalized_and_learns_the_mode_shares(tmp_path):
     from rich.console import Console
 
     from scorec.pipeline import compile_spec
-    from scorec.runner import run_spec
+    from scorec.run.jobs import run_spec
 
     started = time.time()
     path = tmp_path / "spec.yaml"

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scorec.components import registry
-from scorec.diagnostics import SpecError, SpecErrors
-from scorec.emit import emit
+from scorec.core.diagnostics import SpecError, SpecErrors
+from scorec.emit.render import emit
 from scorec.frontend.yaml_loader import load_yaml
-from scorec.lower import lower
-from scorec.overrides import apply_overrides
-from scorec.validate import validate
+from scorec.lower.passes import lower
+from scorec.schema.overrides import apply_overrides
+from scorec.schema.validate import validate
 
 BASE = (Path(__file__).parent / "diagnostics" / "base.yaml").read_text(encoding="utf-8")
 BASE_DOC = load_yaml(BASE, "base.yaml")

@@ -1,4 +1,4 @@
-"""The `sde` kernel of polynomial rates, derived without sympy (process/polynomial_kernel.py):
+"""The `sde` kernel of polynomial rates, derived without sympy (process/_polynomial_kernel.py):
 the same kernel as sympy's derivation, to 1e-12, and sympy is never imported for it."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from emitted import EXAMPLES, REPO, compile_text
-from scorec import expr as E
-from scorec.components.process import sde
-from scorec.components.process.polynomial_kernel import polynomial_kernel
-from scorec.frontend.expr_parser import parse_expr
+from scorec.components.process import _sde_kernel
+from scorec.components.process._polynomial_kernel import polynomial_kernel
+from scorec.core import expr as E
+from scorec.core.expr_parser import parse_expr
 
 BASE = """
 scorec: 1
@@ -53,7 +53,7 @@ def no_cache(monkeypatch):
 def test_same_kernel_as_sympy(name, no_cache, monkeypatch):
     text = spec(*POLYNOMIAL[name])
     fast = compile_text(text)
-    monkeypatch.setattr(sde, "polynomial_kernel", lambda *args: None)
+    monkeypatch.setattr(_sde_kernel, "polynomial_kernel", lambda *args: None)
     slow = compile_text(text)
     assert not fast.process.tables and not slow.process.tables
     for function in ("alpha", "sigma") + (("mean_shift",) if fast.process.mean_shift else ()):

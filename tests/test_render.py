@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scorec.diagnostics import Span, SpecError, escape, render, source_lines
+from scorec.core.diagnostics import Span, SpecError, escape, render, source_lines
 
 
 def caret_line(out: str) -> str:

@@ -17,12 +17,13 @@ import pytest
 from typer.testing import CliRunner
 
 from emitted import REPO
-from scorec import runner
 from scorec.cli import app
-from scorec.emit import emit, write_files
-from scorec.lockfile import installed_versions, read_lock
-from scorec.lockmismatch import environment_notes, lock_changes, lock_notes
+from scorec.emit.lockfile import installed_versions, read_lock
+from scorec.emit.render import emit, write_files
 from scorec.pipeline import compile_spec
+from scorec.run import jobs
+from scorec.run.lock import LOCK_NAME
+from scorec.run.lockmismatch import environment_notes, lock_changes, lock_notes
 
 DIFF = REPO / "tests" / "diff"
 
@@ -32,14 +33,14 @@ def make_run_dir(run: Path, spec: Path, versions: dict | None = None, with_spec:
     compiled = compile_spec(spec)
     files = emit(compiled.ir, compiled.spec if with_spec else None, versions or installed_versions())
     write_files({"spec.lock.json": files["spec.lock.json"]}, run)
-    runner.write_run_spec(compiled, run)
+    jobs.write_run_spec(compiled, run)
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.pt").write_bytes(b"stand-in: never loaded, the run is refused first")
     return run
 
 
 def snapshot(run: Path) -> dict:
-    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != runner.LOCK_NAME}
+    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != LOCK_NAME}
 
 
 @pytest.mark.parametrize("with_spec", [True, False], ids=["lock-with-spec", "older-lock-spec-yaml"])
@@ -88,8 +89,8 @@ def test_other_torch_or_numpy_is_a_note_not_a_refusal(tmp_path):
 def test_a_run_that_goes_ahead_prints_its_notes(tmp_path, monkeypatch):
     """The wiring in scorec run: notes on stderr, then the run (its programs stubbed out here)."""
     ran = []
-    monkeypatch.setattr(runner, "_run_program", lambda script, *args, **kw: ran.append(Path(script).name))
-    monkeypatch.setattr(runner, "evaluate", lambda *args, **kw: {"nfe": 0})
+    monkeypatch.setattr(jobs, "run_program", lambda script, *args, **kw: ran.append(Path(script).name))
+    monkeypatch.setattr(jobs, "evaluate", lambda *args, **kw: {"nfe": 0})
     run = make_run_dir(tmp_path / "run", DIFF / "base.yaml", {**installed_versions(), "numpy": "1.0.0"})
     result = CliRunner().invoke(app, ["run", str(DIFF / "sample_steps.yaml"), "--out", str(run), "--device", "cpu"])
     assert result.exit_code == 0, result.stderr
@@ -110,6 +111,6 @@ def test_compile_writes_resolved_spec_and_versions_into_the_lock(tmp_path):
 
 
 def test_reading_versions_imports_neither_torch_nor_numpy():
-    code = ("import sys; from scorec.lockfile import installed_versions; v = installed_versions(); "
+    code = ("import sys; from scorec.emit.lockfile import installed_versions; v = installed_versions(); "
             "assert v['torch'] and 'torch' not in sys.modules and 'numpy' not in sys.modules, v")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

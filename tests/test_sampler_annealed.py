@@ -107,7 +107,7 @@ def test_annealed_langevin_is_the_same_chain_under_every_parameterization(tmp_pa
 
 
 def test_annealed_langevin_is_the_default_sampler_of_a_ladder_and_needs_one():
-    from scorec.diagnostics import SpecError, SpecErrors
+    from scorec.core.diagnostics import SpecError, SpecErrors
 
     ir = compile_text(FAR + LADDER + model("score") + "sample: {n: 10}\n")
     assert ir.sampler.kind == "annealed_langevin" and ir.sampler.steps == LEVELS * 100
@@ -199,7 +199,7 @@ def test_every_mcmc_sampler_starts_its_chains_with_init(sampler, process, param,
 
 
 def test_init_options_that_do_not_apply_are_located_errors():
-    from scorec.diagnostics import SpecError, SpecErrors
+    from scorec.core.diagnostics import SpecError, SpecErrors
 
     for sample, fragment in [("{sampler: mh, init_noise: 0.1}", "init_noise applies to init: data"),
                              ("{sampler: mh, init: uniform, init_low: 1.0}", "needs both init_low and init_high"),
@@ -238,7 +238,7 @@ def test_pc_with_the_mala_corrector_reaches_the_noise_floor(corrector, snr, tmp_
 
 
 def test_mala_corrector_needs_an_energy():
-    from scorec.diagnostics import SpecError, SpecErrors
+    from scorec.core.diagnostics import SpecError, SpecErrors
 
     with pytest.raises((SpecError, SpecErrors)) as info:
         compile_text(PC_HEAD + model("eps") + "sample: {sampler: pc, corrector: {kind: mala}}\n")
@@ -247,7 +247,7 @@ def test_mala_corrector_needs_an_energy():
 
 
 def test_eps_is_refused_without_noise_and_score_is_not():
-    from scorec.diagnostics import SpecError, SpecErrors
+    from scorec.core.diagnostics import SpecError, SpecErrors
 
     with pytest.raises((SpecError, SpecErrors)) as info:
         compile_text(FAR + DENSITY + model("eps") + "sample: {sampler: langevin}\n")

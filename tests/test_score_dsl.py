@@ -15,14 +15,15 @@ from typer.testing import CliRunner
 
 from emitted import EXAMPLES
 from scorec.cli import app
-from scorec.diagnostics import SpecError
-from scorec.fmt import format_spec, same_data
+from scorec.core.diagnostics import SpecError
+from scorec.core.ir import spec_hash
 from scorec.frontend.score_loader import load_score
 from scorec.frontend.score_printer import reads_back_bare, to_score
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.frontend.yaml_printer import to_yaml
-from scorec.ir import spec_hash
 from scorec.pipeline import compile_spec
+from scorec.schema.query import SPEC_LAYOUT
+from scorec.tools.fmt import format_spec, same_data
 
 YAML_EXAMPLES = sorted(EXAMPLES.glob("*.yaml"))
 SCORE_EXAMPLES = sorted(EXAMPLES.glob("*.score"))
@@ -45,7 +46,7 @@ def test_committed_score_examples():
     """A few showcase twins are committed, at least one per process family shape."""
     names = {p.stem for p in SCORE_EXAMPLES}
     assert "swissroll_sde_pc" in names
-    kinds = {load_score(p.read_bytes(), str(p)).data["process"]["kind"] for p in SCORE_EXAMPLES}
+    kinds = {load_score(p.read_bytes(), str(p), layout=SPEC_LAYOUT).data["process"]["kind"] for p in SCORE_EXAMPLES}
     assert {"sde", "vp", "discrete", "none"} <= kinds
 
 
@@ -53,7 +54,7 @@ def test_committed_score_examples():
 def test_every_yaml_example_converts_losslessly(path, tmp_path, yaml_hashes):
     score = tmp_path / f"{path.stem}.score"
     score.write_text(format_spec(path, "score").text, encoding="utf-8")
-    assert same_data(load_score(score.read_bytes(), str(score)).data, load_yaml(path.read_bytes(), str(path)).data)
+    assert same_data(load_score(score.read_bytes(), str(score), layout=SPEC_LAYOUT).data, load_yaml(path.read_bytes(), str(path)).data)
     assert spec_hash(compile_spec(score).ir) == yaml_hashes[path.stem]
     back = tmp_path / f"{path.stem}.yaml"
     back.write_text(format_spec(score, "yaml").text, encoding="utf-8")
@@ -117,15 +118,15 @@ def test_comments_on_kinds_and_nested_sections_stay_outside_braces(tmp_path, bef
 
 def test_numbers_keep_their_spelling():
     text = "scorec 1\n\ntrain { steps = +10  lr = 2e-3  weight_decay = 1e2  ema = 0.9990 }\n"
-    doc = load_score(text, "n.score")
-    assert to_score(doc.data, source=doc) == text
-    assert to_score(doc.data) == "scorec 1\n\ntrain { steps = 10  lr = 0.002  weight_decay = 100.0  ema = 0.999 }\n"
+    doc = load_score(text, "n.score", layout=SPEC_LAYOUT)
+    assert to_score(doc.data, source=doc, layout=SPEC_LAYOUT) == text
+    assert to_score(doc.data, layout=SPEC_LAYOUT) == "scorec 1\n\ntrain { steps = 10  lr = 0.002  weight_decay = 100.0  ema = 0.999 }\n"
 
 
 def test_score_comments_survive_fmt():
     text = "# top\nscorec 1\nname x  # the name\n\ntrain {\n  # how long\n  steps = 5\n}\n# the end\n"
-    doc = load_score(text, "x.score")
-    assert to_score(doc.data, doc.comments, doc.trailing) == text
+    doc = load_score(text, "x.score", layout=SPEC_LAYOUT)
+    assert to_score(doc.data, doc.comments, doc.trailing, layout=SPEC_LAYOUT) == text
 
 
 def test_the_same_model_in_both_formats_has_the_same_hash(tmp_path):
@@ -158,14 +159,14 @@ eval: {metrics: [mmd, swd]}
     ('"a \\"b\\""', 'a "b"'), ("[[1, -2.0], []]", [[1, -2.0], []]), ("-.inf", float("-inf")),
 ])
 def test_values(text, value):
-    assert load_score(f"scorec 1\nv = {text}\n", "v.score").data["v"] == value
+    assert load_score(f"scorec 1\nv = {text}\n", "v.score", layout=SPEC_LAYOUT).data["v"] == value
 
 
 @pytest.mark.parametrize("text", ["0", "1e5", "true", "null", "a b", " a", "x\n", "é", "", "a#b", "-.inf", "3d"])
 def test_strings_that_would_read_back_otherwise_are_quoted(text):
     assert not reads_back_bare(text)
     doc = {"scorec": 1, "name": text}
-    assert load_score(to_score(doc), "n.score").data == doc
+    assert load_score(to_score(doc, layout=SPEC_LAYOUT), "n.score", layout=SPEC_LAYOUT).data == doc
 
 
 def test_expression_errors_point_into_the_score_file(tmp_path):
@@ -180,10 +181,10 @@ def test_expression_errors_point_into_the_score_file(tmp_path):
 
 def test_key_that_is_not_a_name_is_a_located_error():
     with pytest.raises(SpecError, match="cannot be written in .score"):
-        to_score({"scorec": 1, "process": {"kind": "sde", "where": {"two words": "t"}}})
+        to_score({"scorec": 1, "process": {"kind": "sde", "where": {"two words": "t"}}}, layout=SPEC_LAYOUT)
     with pytest.raises(SpecError, match="cannot be written in a .score section"):
-        to_score({"scorec": 1, "train": {"dx": None}})  # `dx = null` would read back as an equation
-    assert load_score(to_score({"scorec": 1, "dx": None}), "t.score").data == {"scorec": 1, "dx": None}
+        to_score({"scorec": 1, "train": {"dx": None}}, layout=SPEC_LAYOUT)  # `dx = null` would read back as an equation
+    assert load_score(to_score({"scorec": 1, "dx": None}, layout=SPEC_LAYOUT), "t.score", layout=SPEC_LAYOUT).data == {"scorec": 1, "dx": None}
 
 
 # ------------------------------------------------------------------------------ the CLI
@@ -273,4 +274,4 @@ def test_unknown_version_in_score_is_the_yaml_error(tmp_path):
 
 def test_yaml_conversion_quotes_what_would_read_back_otherwise():
     data = {"scorec": 1, "name": "yes", "eval": {"metrics": ["mmd"], "features": "1e3"}}
-    assert same_data(load_yaml(to_yaml(data), "x.yaml").data, data)
+    assert same_data(load_yaml(to_yaml(data, layout=SPEC_LAYOUT), "x.yaml").data, data)

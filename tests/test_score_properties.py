@@ -17,15 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emitted import EXAMPLES
-from scorec.diagnostics import SpecError, SpecErrors, render, source_lines
-from scorec.fmt import same_data
+from scorec.core.diagnostics import SpecError, SpecErrors, render, source_lines
+from scorec.core.ir import spec_hash
 from scorec.frontend.score_loader import load_score
 from scorec.frontend.score_printer import to_score
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.frontend.yaml_printer import format_yaml, to_yaml
-from scorec.ir import spec_hash
-from scorec.lower import lower
-from scorec.validate import validate
+from scorec.lower.passes import lower
+from scorec.schema.query import SPEC_LAYOUT
+from scorec.schema.validate import validate
+from scorec.tools.fmt import same_data
 
 PROPERTY = settings(max_examples=50, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -45,10 +46,10 @@ def outcome(doc) -> tuple:
 
 def round_trip(data: dict) -> None:
     """YAML text of `data` -> .score -> YAML: the same data and the same outcome each time."""
-    first = load_yaml(to_yaml(data), "a.yaml")
+    first = load_yaml(to_yaml(data, layout=SPEC_LAYOUT), "a.yaml")
     assert same_data(first.data, data)
-    score = load_score(to_score(first.data), "a.score")
-    again = load_yaml(to_yaml(score.data), "b.yaml")
+    score = load_score(to_score(first.data, layout=SPEC_LAYOUT), "a.score", layout=SPEC_LAYOUT)
+    again = load_yaml(to_yaml(score.data, layout=SPEC_LAYOUT), "b.yaml")
     assert score.data == first.data == again.data
     assert outcome(first) == outcome(score) == outcome(again)
 
@@ -145,11 +146,11 @@ sections = st.recursive(st.dictionaries(keys, values, max_size=4),
 @PROPERTY
 @given(st.dictionaries(keys, st.one_of(values, sections), min_size=1, max_size=6))
 def test_printed_data_reads_back_the_same(data):
-    text = to_score(data)
-    again = load_score(text.encode("utf-8"), "d.score").data
+    text = to_score(data, layout=SPEC_LAYOUT)
+    again = load_score(text.encode("utf-8"), "d.score", layout=SPEC_LAYOUT).data
     assert same_data(again, data)
-    assert to_score(again) == text  # printing is idempotent
-    assert same_data(load_yaml(to_yaml(data), "d.yaml").data, data)  # canonical YAML reads back too
+    assert to_score(again, layout=SPEC_LAYOUT) == text  # printing is idempotent
+    assert same_data(load_yaml(to_yaml(data, layout=SPEC_LAYOUT), "d.yaml").data, data)  # canonical YAML reads back too
 
 
 # ------------------------------------------------------------------------------ fuzzing
@@ -176,9 +177,9 @@ def mutated(draw) -> str:
 
 def only_located_errors(text: str | bytes) -> None:
     try:
-        doc = load_score(text, "fuzz.score")
-        printed = to_score(doc.data, doc.comments, doc.trailing, doc)  # odd comments and spellings too
-        assert same_data(load_score(printed, "printed.score").data, doc.data)
+        doc = load_score(text, "fuzz.score", layout=SPEC_LAYOUT)
+        printed = to_score(doc.data, doc.comments, doc.trailing, doc, layout=SPEC_LAYOUT)  # odd comments and spellings too
+        assert same_data(load_score(printed, "printed.score", layout=SPEC_LAYOUT).data, doc.data)
         spec = validate(doc)
         if spec.process.kind != "sde":  # sympy's work on a mangled SDE is slow; the loader is what is fuzzed
             lower(spec, doc)
@@ -228,6 +229,6 @@ def test_yaml_fmt_keeps_data_and_is_idempotent(text):
         doc = load_yaml(text, "fuzz.yaml")
     except (SpecError, SpecErrors):
         return
-    once = format_yaml(text, doc.data)
+    once = format_yaml(text, doc.data, layout=SPEC_LAYOUT)
     assert same_data(load_yaml(once, "once.yaml").data, doc.data)
-    assert format_yaml(once, doc.data) == once
+    assert format_yaml(once, doc.data, layout=SPEC_LAYOUT) == once

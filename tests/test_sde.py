@@ -47,7 +47,7 @@ SIMULATED = {"ou": OU, "no-closed-form": NO_CLOSED_FORM, "sin-beta-tables": SIN_
 
 
 def kernel_at(ir, name, time):
-    from scorec import expr as E
+    from scorec.core import expr as E
 
     return ir.process.at(E.call(name, E.var("t")), time)
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from emitted import REPO
 from scorec.cli import app
 from scorec.pipeline import compile_spec
-from scorec.specdiff import MISSING, Change, diff_sides, field_changes, flatten, set_options, side_of
+from scorec.tools.specdiff import MISSING, Change, diff_sides, field_changes, flatten, set_options, side_of
 
 HERE = Path(__file__).parent / "diff"
 GOLDEN = HERE / "golden"
@@ -120,7 +120,7 @@ def test_flatten_and_changes_with_fields_only_one_side_has():
 def test_a_runs_resolved_spec_diffs_identical_with_its_source(tmp_path, in_repo):
     """RUN_DIR/spec.yaml (defaults explicit) resolves to the spec it came from: diff it with the
     original to see what a new spec would change in a run."""
-    from scorec.runner import write_run_spec
+    from scorec.run.jobs import write_run_spec
 
     for spec in (BASE, "tests/diff/sde_vp.yaml", "tests/diff/analytic.yaml"):
         write_run_spec(compile_spec(REPO / spec), tmp_path)

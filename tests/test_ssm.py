@@ -273,7 +273,7 @@ def test_emitted_training_through_a_gradient_runs(process, param, objective, com
 def test_ism_above_its_dimension_limit_suggests_ssm(tmp_path):
     """ism's refusal names the dimension-free objectives that fit the process: ssm on the data
     density (dsm needs noise), and the hinted spec compiles."""
-    from scorec.diagnostics import SpecError, SpecErrors
+    from scorec.core.diagnostics import SpecError, SpecErrors
 
     for process, fitting in ((NONE, "use objective kind: ssm "), (VP, "use objective kind: dsm, ssm ")):
         with pytest.raises((SpecError, SpecErrors)) as info:
@@ -289,7 +289,7 @@ def test_ism_above_its_dimension_limit_suggests_ssm(tmp_path):
     ("{kind: ssm, variance_reduction: 1}", "spec.yaml:8:44: error: objective.variance_reduction must be true or false"),
 ])
 def test_ssm_options_are_checked(objective, complaint, tmp_path):
-    from scorec.diagnostics import SpecError, SpecErrors
+    from scorec.core.diagnostics import SpecError, SpecErrors
 
     with pytest.raises((SpecError, SpecErrors)) as info:
         programs(tmp_path, objective)

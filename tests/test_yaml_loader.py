@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from scorec.diagnostics import Span, SpecError, SpecErrors, render
-from scorec.frontend.yaml_loader import Document, load_path, load_yaml
-from scorec.overrides import apply_override
+from scorec.core.diagnostics import Span, SpecError, SpecErrors, render
+from scorec.frontend.source import Document
+from scorec.frontend.yaml_loader import load_path, load_yaml
+from scorec.schema.overrides import apply_override
 
 SPEC = """\
 scorec: 1

@@ -33,9 +33,8 @@ class Trait:
 
 @dataclass(frozen=True)
 class Family:
-    name: str  # "sampler"
+    name: str  # "sampler"; its fragments are templates/<name>/<kind>.py.j2
     tag: str  # the key whose value picks the kind: kind | source | sampler
-    folder: str  # templates/<folder>/<kind>.py.j2
     defines: tuple[str, ...]  # names every fragment of the family defines in emitted code
     may_use: tuple[str, ...] = ()  # families whose contract names a fragment may use
     traits: dict[str, Trait] = field(default_factory=dict)
@@ -43,12 +42,12 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("data", "source", "data", ("DATA_SHAPE", "load_data", "reference_data"), traits={
+    Family("data", "source", ("DATA_SHAPE", "load_data", "reference_data"), traits={
         "mixture": Trait("a Gaussian-mixture data source", ("GMM_WEIGHTS", "GMM_MEANS", "GMM_STDS")),
         "images": Trait("an image data source", ("augment",)),
         "labelled": Trait("a labelled data source (classifier features, IS)", ("load_labels",)),
     }),
-    Family("process", "kind", "process",
+    Family("process", "kind",
            ("alpha", "sigma", "prior_sample", "draw_time", "time_grid", "time_input"), traits={
                "continuous_time": Trait("a continuous process", ("T_EPS", "drift", "diffusion")),
                "discrete_time": Trait("a discrete process", ("N_STEPS", "alpha_bar")),
@@ -62,15 +61,15 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                     "an NCSN ladder, or the data density itself)"),
                "timeless": Trait("no time (the data density itself)"),
            }),
-    Family("network", "kind", "networks", ("build_network",), ("data", "process", "parameterization"), traits={
+    Family("network", "kind", ("build_network",), ("data", "process", "parameterization"), traits={
         "exact": Trait("an exact (analytic) score"),
     }),
-    Family("parameterization", "kind", "parameterization", ("ScoreModel", "oracle_output"), ("process",),
+    Family("parameterization", "kind", ("ScoreModel", "oracle_output"), ("process",),
            scalar=True, traits={
                # the network outputs one scalar E(x, t) per sample; ScoreModel.energy is defined
                "scalar_energy": Trait("an energy E(x, t) (p_t proportional to exp(-E))"),
            }),
-    Family("objective", "kind", "objectives", ("loss_fn",), ("process", "parameterization"), traits={
+    Family("objective", "kind", ("loss_fn",), ("process", "parameterization"), traits={
         "dimension_free": Trait("an objective whose cost per sample does not grow with the dimension"),
         # training state of its own (statistics of the data, a replay buffer, extra parameters):
         # train.py calls setup_objective(net, data, generator) once, before the optimizer exists,
@@ -81,10 +80,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         # `log_z` on the network, and log p(x) = -E(x) - log_z is a normalized density
         "normalized": Trait("an objective that leaves the model normalized (a learned log_z)"),
     }),
-    Family("predictor", "kind", "predictors", ("predictor",), ("process", "parameterization"), scalar=True),
-    Family("corrector", "kind", "correctors", ("corrector",), ("process", "parameterization")),
+    Family("predictor", "kind", ("predictor",), ("process", "parameterization"), scalar=True),
+    Family("corrector", "kind", ("corrector",), ("process", "parameterization")),
     # data: MCMC chains may start at (or span the range of) data points, sample's `init`
-    Family("sampler", "sampler", "samplers", ("sample",),
+    Family("sampler", "sampler", ("sample",),
            ("process", "parameterization", "predictor", "corrector", "data")),
 )}
 
@@ -134,7 +133,7 @@ def component(family: str, *, needs: dict[str, tuple[str, ...]] | None = None, t
         _REGISTRY[family][kind] = Component(
             family=family, kind=kind, options=options, needs=dict(needs or {}), traits=tuple(traits),
             default_for=tuple(default_for), default=default, accepts_null=accepts_null,
-            template=template or f"{fam.folder}/{kind}.py.j2", module=options.__module__,
+            template=template or f"{family}/{kind}.py.j2", module=options.__module__,
         )
         return options
 
@@ -153,7 +152,10 @@ _loaded: set[str] = set()
 
 
 def _load_family(family: str) -> None:
-    """Import every module of scorec/components/<family>/ once; each registers itself."""
+    """Import every module of scorec/components/<family>/ once; each registers itself.
+
+    A module whose name starts with `_` is a helper of the family's components (shared
+    options, derivations): it registers nothing, and importing it is harmless."""
     if family in _loaded:
         return
     _loaded.add(family)
@@ -221,6 +223,13 @@ def satisfied_by(family: str, chosen: dict[str, Component]) -> list[str]:
         if all(set(traits) <= set(chosen[f].traits) for f, traits in c.needs.items() if f in chosen):
             out.append(c.kind)
     return sorted(out)
+
+
+def choice(family: str, kinds: list[str]) -> str:
+    """How a spec chooses among `kinds`: 'sampler: a, b', 'objective kind: a', 'parameterization: a'."""
+    fam = FAMILIES[family]
+    key = family if fam.scalar or fam.tag == family else f"{family} {fam.tag}"
+    return f"{key}: {' or '.join(kinds) if len(kinds) == 2 else ', '.join(kinds)}"
 
 
 def default_options(family: str) -> Any:

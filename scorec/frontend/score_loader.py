@@ -7,46 +7,31 @@ the `.score` file exactly as they point into a YAML one. The mapping to the YAML
 * `key value` at the top level is `key: value`;
 * `key kind { ... }` is `key: {<tag>: kind, ...}`: the tag is the key that picks the
   component there (`source` for data, `sampler` for sample, `kind` elsewhere; for
-  `model` the parameterization), looked up in the spec schema;
+  `model` the parameterization), as the caller's Layout says;
 * `dx = ...` in a section is its `equation:`, `f(t) = ...` one entry of its `where:`;
 * a value is a number, a double-quoted string, `true`/`false`/`null`, a list, or an
   expression, kept as its source text (a bare name is such a text: `fourier`).
 
-Lark is imported on first use, so `scorec check` on a YAML spec never pays for it.
+The kind word's key comes from the Layout the caller passes (frontend/layout.py); the
+schema side builds it, so this module knows no schema.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from ..diagnostics import Span, SpecError, SpecErrors
+from ..core.diagnostics import Span, SpecError, SpecErrors
+from .layout import Layout
+from .score_grammar import EQUATION_KEY, HELPERS_KEY, SIGNED_NUMBER, SPECIALS, WORDS, scan, score_parser
 from .score_syntax import syntax_error
-from .yaml_loader import MAX_DEPTH, MAX_INT_DIGITS, Document, _decode, _Text, resolve_plain
+from .source import MAX_DEPTH, MAX_INT_DIGITS, Document, SourceText, decode, resolve_plain
 
-SIGNED_NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-WORDS = {"true": True, "false": False, "null": None}
-SPECIALS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan"),
-            "+.nan": float("nan"), "-.nan": float("nan")}
-EQUATION_KEY, HELPERS_KEY = "equation", "where"
 # Lark's pure-Python LALR parser takes about 30 us a token: this bounds a parse to a few
 # seconds (a real spec has a few hundred tokens).
 MAX_SCORE_CHARS = 100_000
-
-
-@lru_cache(maxsize=1)
-def _parser() -> Any:
-    """The Lark LALR parser of dsl.lark, built once per process."""
-    from importlib import resources
-
-    from lark import Lark
-
-    grammar = resources.files(__package__).joinpath("dsl.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True)
 
 
 @dataclass
@@ -65,60 +50,38 @@ class ScoreDocument(Document):
     trailing: list[str] = field(default_factory=list)  # comments after the last statement
 
 
-def load_score(text: str | bytes, file: str) -> ScoreDocument:
-    """Parse `.score` text into a Document (raises SpecError / SpecErrors)."""
+def load_score(text: str | bytes, file: str, *, layout: Layout) -> ScoreDocument:
+    """Parse `.score` text into a Document (raises SpecError / SpecErrors); `layout` says which
+    key a section's kind word fills (scorec.schema.query.SPEC_LAYOUT for spec format v1)."""
     if isinstance(text, bytes):
-        text = _decode(text, file)
+        text = decode(text, file)
     text = text.removeprefix("\ufeff")
-    where = _Text(text, file)
+    where = SourceText(text, file)
     _check_limits(where)
     from lark.exceptions import LarkError
 
     try:
-        tree = _parser().parse(text)
+        tree = score_parser().parse(text)
     except LarkError as exc:
         raise syntax_error(exc, where) from None
     doc = ScoreDocument(data={}, source=text, file=file)
-    builder = _Builder(where, doc)
+    builder = _Builder(where, doc, layout)
     statements = builder.build(tree)
     if builder.errors:
         raise builder.errors[0] if len(builder.errors) == 1 else SpecErrors(builder.errors)
     if not doc.data:
         raise SpecError("the spec is empty", Span(file, 1, 1), "a spec starts with `scorec 1`")
-    _attach_comments(doc, _scan(text)[0], statements, where)
+    _attach_comments(doc, scan(text)[0], statements, where)
     return doc
 
 
-_STRING = re.compile(r'"([^"\\\n\r]|\\[^\n\r])*"?')
-_COMMENT = re.compile(r"#[^\n\r]*")
-
-
-def _scan(text: str) -> tuple[list[tuple[int, str]], list[int]]:
-    """(index, text) of every `# ...` comment, and the index of every bracket, outside strings."""
-    comments, brackets, i, n = [], [], 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            i = _STRING.match(text, i).end()
-            continue
-        if ch == "#":
-            end = _COMMENT.match(text, i).end()
-            comments.append((i, text[i:end].rstrip()))
-            i = end
-            continue
-        if ch in "()[]{}":
-            brackets.append(i)
-        i += 1
-    return comments, brackets
-
-
-def _check_limits(where: _Text) -> None:
+def _check_limits(where: SourceText) -> None:
     """Refuse texts too long or nested too deeply before parsing them."""
     if len(where.text) > MAX_SCORE_CHARS:
         raise SpecError(f"{where.file} is {len(where.text):,} characters long; the limit is {MAX_SCORE_CHARS:,}",
                         Span(where.file, 1, 1), "a spec is a short file; keep data in data files")
     depth = 0
-    for index in _scan(where.text)[1]:
+    for index in scan(where.text)[1]:
         depth = depth + 1 if where.text[index] in "([{" else max(0, depth - 1)
         if depth > MAX_DEPTH:
             raise SpecError(f"nested more than {MAX_DEPTH} levels deep", where.span(index, index + 1),
@@ -128,8 +91,8 @@ def _check_limits(where: _Text) -> None:
 class _Builder:
     """Plain data and spans from the parse tree."""
 
-    def __init__(self, where: _Text, doc: ScoreDocument):
-        self.where, self.doc = where, doc
+    def __init__(self, where: SourceText, doc: ScoreDocument, layout: Layout):
+        self.where, self.doc, self.layout = where, doc, layout
         self.errors: list[SpecError] = []
         self.first_line: dict[tuple, dict[str, int]] = {}
         self.statements: list[tuple[int, tuple]] = []  # (start index, path) of each statement
@@ -201,9 +164,7 @@ class _Builder:
                 self._statement(child, section, path)
 
     def _tag_of(self, path: tuple) -> str | None:
-        from .score_schema import tag_of
-
-        tag, problem = tag_of(path, self.doc.data)
+        tag, problem = self.layout.tag_of(path, self.doc.data)
         if problem is not None:
             self.errors.append(SpecError(problem[0], self.doc.value_spans[path], problem[1]))
         return tag
@@ -279,7 +240,7 @@ class _Builder:
         return value
 
 
-def _attach_comments(doc: ScoreDocument, comments: list[tuple[int, str]], statements: list, where: _Text) -> None:
+def _attach_comments(doc: ScoreDocument, comments: list[tuple[int, str]], statements: list, where: SourceText) -> None:
     """Attach each comment to a statement: the first one on its line before it, else the next one."""
     statements = sorted(statements)
     starts = [s for s, _ in statements]

@@ -1,6 +1,6 @@
 """Spec data -> canonical `.score` text (the inverse of score_loader).
 
-Canonical form: keys in the order spec.py declares them (score_schema.ordered_keys);
+Canonical form: keys in the order the caller's Layout gives (frontend/layout.py: the schema's);
 top-level values as `key value`; a section on one line when it holds only values and
 inline sections and fits in WIDTH columns, else one entry per line, indented by two
 spaces; the kind word after the section's name; `equation` as a `dx = ...` line and
@@ -20,10 +20,11 @@ import math
 import re
 from typing import Any
 
-from ..diagnostics import SpecError, source_lines
-from .score_loader import EQUATION_KEY, HELPERS_KEY, Comment, SIGNED_NUMBER, WORDS
-from .score_schema import kind_key, ordered_keys
-from .yaml_loader import resolve_plain
+from ..core.diagnostics import SpecError, source_lines
+from .layout import Layout, kind_key, ordered_keys
+from .score_grammar import EQUATION_KEY, HELPERS_KEY, SIGNED_NUMBER, WORDS, score_parser
+from .score_loader import Comment
+from .source import resolve_plain
 
 WIDTH = 100
 INDENT = "  "
@@ -35,9 +36,9 @@ _EQUATION = re.compile(r"dx(?![A-Za-z0-9_])[ \t]*=[^\n\r{}#]*")
 class ScorePrinter:
     """One spec's data (and comments) printed as .score text."""
 
-    def __init__(self, data: dict, comments: dict[tuple, Comment] | None = None,
+    def __init__(self, data: dict, layout: Layout, comments: dict[tuple, Comment] | None = None,
                  trailing: list[str] | None = None, source: Any = None):
-        self.data = data
+        self.data, self.layout = data, layout
         self.comments = {path: Comment(list(c.before), c.after) for path, c in (comments or {}).items()}
         self.trailing = trailing or []
         self.source = source  # the Document printed, if any: where values were, how numbers were spelt
@@ -46,7 +47,7 @@ class ScorePrinter:
 
     def text(self) -> str:
         lines: list[str] = []
-        for key in ordered_keys(self.data, (), self.data):
+        for key in ordered_keys(self.layout, self.data, (), self.data):
             path = (key,)
             self._check_key(key, path)
             value = self.data[key]
@@ -72,7 +73,7 @@ class ScorePrinter:
         if kind is not None:
             self._merge_comments(path + (kind,), path)
         head = f"{path[-1]} {mapping[kind]} {{" if kind else f"{path[-1]} {{"
-        entries = [k for k in ordered_keys(mapping, path, self.data) if k != kind]
+        entries = [k for k in ordered_keys(self.layout, mapping, path, self.data) if k != kind]
         inline = self._inline(path, mapping, entries)
         if inline is not None and len(indent) + len(head) + len(inline) + 3 <= WIDTH:
             return self._statement(path, f"{head}{inline} }}" if inline else f"{head}}}", indent)
@@ -168,7 +169,7 @@ class ScorePrinter:
     # -- checks
 
     def _kind_key(self, path: tuple, mapping: dict) -> str | None:
-        key = kind_key(path, self.data)
+        key = kind_key(self.layout, path, self.data)
         return key if key in mapping and isinstance(mapping[key], str) and _NAME.fullmatch(mapping[key]) \
             and mapping[key] not in WORDS else None
 
@@ -203,10 +204,8 @@ def reads_back_bare(text: str) -> bool:
 def _is_expression(text: str) -> bool:
     from lark.exceptions import LarkError
 
-    from .score_loader import _parser
-
     try:
-        tree = _parser().parse(f"v {text}")
+        tree = score_parser().parse(f"v {text}")
     except LarkError:
         return False
     statement = tree.children
@@ -219,7 +218,8 @@ def _is_expression(text: str) -> bool:
 
 
 def to_score(data: dict, comments: dict | None = None, trailing: list[str] | None = None,
-             source: Any = None) -> str:
-    """Canonical .score text of spec data; `source`, the Document it was loaded as, keeps the
+             source: Any = None, *, layout: Layout) -> str:
+    """Canonical .score text of spec data, keys ordered and kind words chosen by `layout`
+    (scorec.schema.query.SPEC_LAYOUT); `source`, the Document it was loaded as, keeps the
     spelling of its numbers and locates what cannot be printed."""
-    return ScorePrinter(data, comments, trailing, source).text()
+    return ScorePrinter(data, layout, comments, trailing, source).text()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..diagnostics import SpecError
+from ..core.diagnostics import SpecError
+from .score_grammar import scan
 
 # terminals, in words
 _WORDS = {
@@ -25,7 +26,7 @@ _NUMBER_RUN = re.compile(r"[0-9.]*(?:[eE][+-]?)?[0-9A-Za-z_.]*")
 
 
 def syntax_error(exc: Any, where: Any) -> SpecError:
-    """A SpecError for a Lark UnexpectedInput on `where` (a yaml_loader._Text)."""
+    """A SpecError for a Lark UnexpectedInput on `where` (a source.SourceText)."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
     if isinstance(exc, UnexpectedCharacters):
@@ -89,11 +90,9 @@ def _malformed_number(start: int, text: str) -> tuple[int, str] | None:
 
 
 def _unexpected_end(where: Any) -> SpecError:
-    from .score_loader import _scan
-
     opened: list[int] = []
     text = where.text
-    for index in _scan(text)[1]:
+    for index in scan(text)[1]:
         if text[index] == "{":
             opened.append(index)
         elif text[index] == "}" and opened:

@@ -1,6 +1,6 @@
 """Canonical YAML text: from spec data (`fmt --to yaml`), or by reformatting a YAML file.
 
-Canonical YAML orders keys as spec.py declares them (score_schema.ordered_keys) and is
+Canonical YAML orders keys as the caller's Layout gives them (frontend/layout.py) and is
 written by ruamel.yaml: two-space indents, sections as block mappings, mappings inside a
 section and every list in flow style, strings quoted only where a plain scalar would
 read back as something else or holds formula characters ("sigma(t)**2").
@@ -18,8 +18,8 @@ import io
 import re
 from typing import Any
 
-from .score_schema import ordered_keys
-from .yaml_loader import resolve_plain
+from .layout import Layout, ordered_keys
+from .source import resolve_plain
 
 WIDTH = 100  # a flow mapping longer than this is written in block style
 _NO_WRAP = 4096  # ruamel never breaks a line: its wrapping of flow collections is hard to read
@@ -37,30 +37,30 @@ def _yaml() -> Any:
     return yaml
 
 
-def to_yaml(data: dict) -> str:
-    """Canonical YAML text of spec data (no comments: data carries none)."""
+def to_yaml(data: dict, *, layout: Layout) -> str:
+    """Canonical YAML text of spec data, keys ordered by `layout` (no comments: data carries none)."""
     from ruamel.yaml.comments import CommentedMap
 
     root = CommentedMap()
-    for key in ordered_keys(data, (), data):
-        root[key] = _node(data[key], (key,), data)
+    for key in ordered_keys(layout, data, (), data):
+        root[key] = _node(data[key], (key,), data, layout)
     return _dump(root)
 
 
-def _node(value: Any, path: tuple, data: dict) -> Any:
+def _node(value: Any, path: tuple, data: dict, layout: Layout) -> Any:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
     if isinstance(value, dict):
         node = CommentedMap()
-        for key in ordered_keys(value, path, data):
-            node[key] = _node(value[key], path + (key,), data)
+        for key in ordered_keys(layout, value, path, data):
+            node[key] = _node(value[key], path + (key,), data, layout)
         if len(path) > 1:
             node.fa.set_flow_style()
         _block_if_long(node, path)
         return node
     if isinstance(value, list):
-        seq = CommentedSeq(_node(v, path + (i,), data) for i, v in enumerate(value))
+        seq = CommentedSeq(_node(v, path + (i,), data, layout) for i, v in enumerate(value))
         seq.fa.set_flow_style()
         return seq
     if isinstance(value, str) and not (_PLAIN.fullmatch(value) and resolve_plain(value) == value):
@@ -88,25 +88,25 @@ def _dump(root: Any) -> str:
     return stream.getvalue()
 
 
-def format_yaml(text: str, data: dict) -> str:
-    """`text` (a YAML spec whose strictly loaded data is `data`) with keys in canonical order."""
+def format_yaml(text: str, data: dict, *, layout: Layout) -> str:
+    """`text` (a YAML spec whose strictly loaded data is `data`) with keys in `layout`'s order."""
     root = _yaml().load(text)
-    _reorder(root, (), data)
+    _reorder(root, (), data, layout)
     return _dump(root).lstrip("\n")  # ruamel drops one of several leading blank lines per pass
 
 
-def _reorder(node: Any, path: tuple, data: dict) -> None:
+def _reorder(node: Any, path: tuple, data: dict, layout: Layout) -> None:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     if isinstance(node, CommentedMap):
-        for key in ordered_keys(node, path, data):
+        for key in ordered_keys(layout, node, path, data):
             node.move_to_end(key)
         for key, value in node.items():
-            _reorder(value, path + (key,), data)
+            _reorder(value, path + (key,), data, layout)
         _block_if_long(node, path)
     elif isinstance(node, CommentedSeq):
         for i, value in enumerate(node):
-            _reorder(value, path + (i,), data)
+            _reorder(value, path + (i,), data, layout)
 
 
 def comments_of(text: str) -> list[str]:

@@ -178,7 +178,7 @@ class ClassifierExtractor(Extractor):
         started = time.time()
         accuracy = train_classifier(net, data.train, data.train_labels, data.test, data.test_labels)
         log(f"trained the feature classifier in {time.time() - started:.0f}s: test accuracy {accuracy:.4f}")
-        from ..files import atomic_write
+        from ..core.files import atomic_write
 
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda fh: torch.save({"net": net.state_dict(), "accuracy": accuracy}, fh))

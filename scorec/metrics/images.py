@@ -137,7 +137,7 @@ def reference_features(extractor: Extractor, data: ImageData, n: int, seed: int 
     if len(images) > n:
         images = images[np.random.default_rng(seed).choice(len(images), n, replace=False)]
     feats, logits = extractor(images, "reference features")
-    from ..files import atomic_write
+    from ..core.files import atomic_write
 
     arrays = {"features": feats, **({"logits": logits} if logits is not None else {})}
     atomic_write(path, lambda fh: np.savez(fh, **arrays))

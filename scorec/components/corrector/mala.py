@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ...ir import CorrectorNode
+from ...core.ir import CorrectorNode
 from ..options import PositiveFloat, PositiveInt, Section
 from ..registry import component
 

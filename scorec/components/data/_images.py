@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from ...ir import DataNode
+from ...core.ir import DataNode
 from ..options import Section
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from ...ir import DataNode
+from ...core.ir import DataNode
 from ..options import FieldError, PositiveFloat, PositiveInt, Section
 from ..registry import component
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ...ir import DataNode
+from ...core.ir import DataNode
 from ..options import NonNegativeFloat, PositiveInt, Section
 from ..registry import component
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ...ir import NetworkNode
+from ...core.ir import NetworkNode
 from ..options import Section
 from ..registry import component
 

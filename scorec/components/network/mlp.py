@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ...ir import NetworkNode
+from ...core.ir import NetworkNode
 from ..options import PositiveInt
 from ..registry import component
-from .time_features import TimeFeatureOptions
+from ._time_features import TimeFeatureOptions
 
 ACTIVATION_MODULES = {"silu": "SiLU", "relu": "ReLU", "gelu": "GELU", "tanh": "Tanh"}
 

@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ...ir import NetworkNode
+from ...core.ir import NetworkNode
 from ..options import PositiveInt
 from ..registry import component
-from .time_features import TimeFeatureOptions
+from ._time_features import TimeFeatureOptions
 
 
 @dataclass(frozen=True, kw_only=True)

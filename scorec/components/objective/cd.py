@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ...ir import ObjectiveNode
+from ...core.ir import ObjectiveNode
 from ..options import NonNegativeFloat, PositiveFloat, PositiveInt, Section
 from ..registry import component
 

@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from ... import expr as E
-from ...diagnostics import SpecError
-from ...frontend.expr_parser import parse_expr
-from ...ir import ObjectiveNode
+from ...core import expr as E
+from ...core.diagnostics import SpecError
+from ...core.expr_parser import parse_expr
+from ...core.ir import ObjectiveNode
 from ..options import Section
 from ..registry import component
 

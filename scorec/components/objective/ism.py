@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ...ir import ObjectiveNode
+from ...core.ir import ObjectiveNode
 from .. import registry
 from ..options import Section
 from ..registry import component
+from ._on_p_t import weighting
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,8 +38,6 @@ class ISMObjective(Section):
                             f"(data of {dim} coordinates; max_dim is {self.max_dim})",
                             (f"use objective kind: {', '.join(cheaper)} (cost independent of the dimension), "
                              if cheaper else "") + "or raise objective.max_dim")
-        weighted = not ctx.has("process", "timeless")
-        return ISMNode(
-            kind="ism", weighted=weighted, max_dim=self.max_dim,
-            equation="E " + ("sigma(t)^2 " if weighted else "") + "[1/2 |score(x, t)|^2 + tr(grad_x score(x, t))]",
-        )
+        weighted, expectation = weighting(ctx)
+        return ISMNode(kind="ism", weighted=weighted, max_dim=self.max_dim,
+                       equation=expectation + "[1/2 |score(x, t)|^2 + tr(grad_x score(x, t))]")

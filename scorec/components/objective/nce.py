@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ...ir import ObjectiveNode
+from ...core.ir import ObjectiveNode
 from ..options import PositiveInt, Section
 from ..registry import component
 

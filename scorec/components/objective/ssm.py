@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ...ir import ObjectiveNode
+from ...core.ir import ObjectiveNode
 from ..options import Section
 from ..registry import component
+from ._on_p_t import weighting
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,12 +37,11 @@ class SSMObjective(Section):
         "(exact because E[v v^T] = I; lower variance)")
 
     def lower(self, ctx) -> SSMNode:
-        weighted = not ctx.has("process", "timeless")
+        weighted, expectation = weighting(ctx)
         square = "1/2 |score(x, t)|^2" if self.variance_reduction else "1/2 (v^T score(x, t))^2"
         return SSMNode(
             kind="ssm", projections=self.projections, distribution=self.distribution,
             variance_reduction=self.variance_reduction, weighted=weighted,
-            equation="E " + ("sigma(t)^2 " if weighted else "")
-            + f"E_v [v^T grad_x score(x, t) v + {square}],  v ~ {self.distribution} "
+            equation=expectation + f"E_v [v^T grad_x score(x, t) v + {square}],  v ~ {self.distribution} "
             f"({self.projections} per sample)",
         )

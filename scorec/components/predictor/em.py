@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ...ir import PredictorNode
+from ...core.ir import PredictorNode
 from ..options import Section
 from ..registry import component
 

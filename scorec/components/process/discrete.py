@@ -7,9 +7,9 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from ... import expr as E
-from ...diagnostics import SpecError, did_you_mean
-from ...ir import Constant, ProcessNode
+from ...core import expr as E
+from ...core.diagnostics import SpecError, did_you_mean
+from ...core.ir import Constant, ProcessNode
 from ..options import Probability, Section, ordered
 from ..registry import component
 
@@ -120,7 +120,7 @@ class DiscreteProcess(Section):
 
 def _schedule_expr(text: str, span) -> E.Expr:
     """An expression in i and N (N spelled N_STEPS in emitted code)."""
-    from ...frontend.expr_parser import parse_expr
+    from ...core.expr_parser import parse_expr
 
     e = parse_expr(text, span, variables=("i", "N"), functions=set(E.ELEMENTARY))
     return E.replace_var(e, "N", E.var("N_STEPS"))
@@ -129,7 +129,7 @@ def _schedule_expr(text: str, span) -> E.Expr:
 def _values(e: E.Expr, first: int, steps: int):
     import numpy as np
 
-    from ...symbolic import evaluate_array
+    from ._symbolic import evaluate_array
 
     index = np.arange(first, steps + 1, dtype=np.float64)
     with np.errstate(all="ignore"):

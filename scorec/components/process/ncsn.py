@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from ...ir import Constant, ProcessNode
+from ...core.ir import Constant, ProcessNode
 from ..options import PositiveFloat, Section, ordered
 from ..registry import component
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ...ir import ProcessNode
+from ...core.ir import ProcessNode
 from ..options import PositiveFloat, Section
 from ..registry import component
 

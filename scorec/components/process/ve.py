@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ... import expr as E
-from ...ir import Constant, Definition
+from ...core import expr as E
+from ...core.ir import Constant, Definition
 from ..options import PositiveFloat, Probability, Section, ordered
 from ..registry import component
-from .gaussian import CONTINUOUS_TRAITS, GaussianSDENode, call, gaussian_sde
+from ._gaussian import CONTINUOUS_TRAITS, GaussianSDENode, call, gaussian_sde
 
 t = E.var("t")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ... import expr as E
-from ...ir import Definition
+from ...core import expr as E
+from ...core.ir import Definition
 from ..registry import component
-from .gaussian import CONTINUOUS_TRAITS, BetaLinearOptions, GaussianSDENode, call, gaussian_sde, one_minus_exp
+from ._gaussian import CONTINUOUS_TRAITS, BetaLinearOptions, GaussianSDENode, call, gaussian_sde, one_minus_exp
 
 
 @component("process", traits=CONTINUOUS_TRAITS, template="process/_gaussian_sde.py.j2")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ...ir import SamplerNode
+from ...core.ir import SamplerNode
 from ..registry import component
-from .base import SamplerOptions, check_chain_steps
+from ._base import ChainSamplerOptions
 
 
 @component("sampler", needs={"process": ("discrete_time",)}, default_for=("discrete_time",))
-class AncestralSampler(SamplerOptions):
+class AncestralSampler(ChainSamplerOptions):
     """x_j ~ q(x_j | x_i, x0(x_i)) for j < i: the Gaussian posterior of the forward chain."""
 
     sampler: Literal["ancestral"]
 
     def lower(self, ctx) -> SamplerNode:
-        check_chain_steps(self, ctx)
-        return SamplerNode(**self.common(ctx, nfe=self.steps, final_denoise=False))
+        return self.chain_node(ctx)

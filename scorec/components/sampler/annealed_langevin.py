@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ..options import MAX_COUNT, PositiveFloat, PositiveInt
 from ..registry import component
-from .chain_start import ChainStartNode, ChainStartOptions
+from ._chain_start import ChainStartNode, ChainStartOptions
 
 
 @dataclass(frozen=True, kw_only=True)

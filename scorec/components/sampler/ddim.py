@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ...ir import SamplerNode
+from ...core.ir import SamplerNode
 from ..registry import component
-from .base import SamplerOptions, check_chain_steps
+from ._base import ChainSamplerOptions
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,12 +18,11 @@ class DDIMNode(SamplerNode):
 
 
 @component("sampler", needs={"process": ("discrete_time",)})
-class DDIMSampler(SamplerOptions):
+class DDIMSampler(ChainSamplerOptions):
     """x_j = sqrt(abar_j) x0 + sqrt(1 - abar_j - s^2) eps + s z over a respaced chain."""
 
     sampler: Literal["ddim"]
     eta: Annotated[float, Field(ge=0, le=1)] = Field(0.0, description="0: deterministic; 1: ancestral-like noise")
 
     def lower(self, ctx) -> DDIMNode:
-        check_chain_steps(self, ctx)
-        return DDIMNode(**self.common(ctx, nfe=self.steps, final_denoise=False), eta=self.eta)
+        return self.chain_node(ctx, DDIMNode, eta=self.eta)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ...ir import SamplerNode
+from ...core.ir import SamplerNode
 from ..registry import component
-from .base import SamplerOptions
+from ._base import SamplerOptions
 
 
 @component("sampler", needs={"process": ("continuous_time",)})

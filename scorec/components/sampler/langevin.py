@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ..options import PositiveFloat
 from ..registry import component
-from .chain_start import ChainStartNode, ChainStartOptions
+from ._chain_start import ChainStartNode, ChainStartOptions
 
 
 @dataclass(frozen=True, kw_only=True)

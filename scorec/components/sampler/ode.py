@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ...ir import SamplerNode
+from ...core.ir import SamplerNode
 from ..registry import component
-from .base import SamplerOptions
+from ._base import SamplerOptions
 
 STAGES = {"euler": 1, "heun": 2, "rk4": 4}  # network evaluations per step
 

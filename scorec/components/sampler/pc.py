@@ -7,11 +7,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from ...ir import CorrectorNode, PredictorNode, SamplerNode
+from ...core.ir import CorrectorNode, PredictorNode, SamplerNode
 from .. import registry
 from ..registry import component
-from .base import SamplerOptions
-
+from ._base import SamplerOptions
 
 Predictor = registry.union("predictor")
 Corrector = registry.union("corrector")

@@ -1,0 +1,104 @@
+"""Tidying of rendered Python: the emitted files read as if written by hand.
+
+Templates are written for people and may leave blank lines and imports that a given spec
+does not need; these passes normalise the blank lines to PEP 8, drop unused imports, and
+turn a program's `from common import *` into the names it uses.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+
+
+def tidy_python(code: str) -> str:
+    """Normalise blank lines of rendered Python to PEP 8, whatever the template whitespace.
+
+    Two blank lines before a top-level def, class, decorator or attached comment, and
+    before top-level code that follows an indented block; never more than two in a row.
+    Lines inside multi-line strings (docstrings) are left as they are.
+    """
+    in_string = _string_lines(code)
+    out: list[str] = []
+    last = ""  # the last non-blank line outside strings
+    for number, line in enumerate((raw.rstrip() for raw in code.split("\n")), start=1):
+        if number in in_string:
+            out.append(line)
+            continue
+        top = bool(line) and not line[0].isspace() and line[0] not in ")]}"
+        starts_block = line.startswith(("def ", "class ", "@"))
+        attached = bool(out) and out[-1] != "" and out[-1].startswith(("@", "#"))
+        after_block = last[:1].isspace()
+        if top and not attached and (starts_block or after_block) and last:
+            while out and out[-1] == "":
+                out.pop()
+            out += ["", ""]
+        elif line == "" and out[-2:] == ["", ""]:
+            continue
+        out.append(line)
+        if line:
+            last = line
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def _string_lines(code: str) -> set[int]:
+    """Numbers of the lines that continue a multi-line string token."""
+    lines: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(code).readline):
+        if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+            lines.update(range(token.start[0] + 1, token.end[0] + 1))
+    return lines
+
+
+STAR_IMPORT = "from common import *"
+
+
+def explicit_imports(program: str, common: str) -> str:
+    """Replace the template's `from common import *` by the names the program uses.
+
+    Templates need not track which of common.py's definitions each spec uses; the
+    emitted program still says exactly where each name comes from (and linters can check it).
+    """
+    provided = _top_level_names(common)
+    tree = ast.parse(program)
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    names = sorted((used & provided) - _top_level_names(program), key=str.lower)
+    lines, line = [], "   "
+    for name in names:
+        if len(line) + len(name) + 2 > 100:
+            lines.append(line.rstrip())
+            line = "   "
+        line += f" {name},"
+    lines.append(line)
+    statement = "from common import (  # noqa: E402  (data, process, network, parameterization)\n" + "\n".join(lines) + "\n)"
+    out = [statement if raw.startswith(STAR_IMPORT) else raw for raw in program.split("\n")]
+    return "\n".join(out)
+
+
+def _top_level_names(code: str) -> set[str]:
+    """Names a module defines or imports at its top level."""
+    names: set[str] = set()
+    for node in ast.parse(code).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+    return names
+
+
+def prune_imports(code: str) -> str:
+    """Drop top-level `import X` lines whose module the file never uses.
+
+    Templates import what any variant of a fragment might need (math, for named
+    constants under a function); the emitted file keeps what it uses, so linters pass.
+    """
+    tree = ast.parse(code)
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    unused = {node.lineno for node in tree.body if isinstance(node, ast.Import) and len(node.names) == 1
+              and node.names[0].asname is None and node.names[0].name not in used}
+    return "\n".join(line for n, line in enumerate(code.split("\n"), start=1) if n not in unused)

@@ -1,0 +1,65 @@
+"""What a component's `lower(ctx)` sees (the `ctx` API): where it sits in the spec, the
+components chosen beside it, and the nodes lowered before it; located errors through the
+source map (the loaded Document)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..components import registry
+from ..components.registry import Component
+from ..core.diagnostics import Span, SpecError
+from ..core.ir import Node
+
+
+class SourceMap(Protocol):
+    def span_of(self, path: tuple, key: bool = False) -> Span: ...
+
+    def text_span(self, path: tuple) -> Span | None: ...
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a component's `lower(ctx)` sees: where it sits in the spec, and what came before."""
+
+    source: SourceMap
+    path: tuple  # of the component's section in the spec
+    lowered: dict[str, Node]  # the nodes lowered so far, by family
+    chosen: dict[str, Component]  # the top-level component of each family
+    checking: bool = False  # only validating (scorec check): skip derivations that change no verdict
+
+    @property
+    def data(self) -> Any:
+        return self.lowered["data"]
+
+    @property
+    def process(self) -> Any:
+        return self.lowered["process"]
+
+    def has(self, family: str, trait: str) -> bool:
+        return trait in self.chosen[family].traits
+
+    def span(self, *keys) -> Span:
+        return self.source.span_of(self.path + keys)
+
+    def text_span(self, *keys) -> Span | None:
+        return self.source.text_span(self.path + keys)
+
+    def error(self, key: str, message: str, hint: str | None = None) -> SpecError:
+        return SpecError(message, self.span(key), hint)
+
+    def lower_child(self, family: str, key: str, options: Any) -> Node:
+        """Lower a component nested in this one's options (a corrector inside a sampler)."""
+        return lower_one(options, family, self, key)
+
+
+def lower_one(options: Any, family: str, ctx: Context, key: str) -> Node:
+    comp = component_of(family, options)
+    instance = comp.options(**{registry.FAMILIES[family].tag: options}) if isinstance(options, str) else options
+    return instance.lower(Context(ctx.source, ctx.path + (key,), ctx.lowered, ctx.chosen, ctx.checking))
+
+
+def component_of(family: str, options: Any) -> Component:
+    kind = options if isinstance(options, str) else getattr(options, registry.FAMILIES[family].tag)
+    return registry.get(family, kind)

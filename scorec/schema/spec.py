@@ -1,0 +1,150 @@
+"""Spec format v1: the pydantic surface schema (the user's words, validated).
+
+The sections that choose a component (data, process, model.network,
+model.parameterization, objective, sample) are discriminated unions assembled from the
+component registry; every option lives in its component's module. Every model forbids
+unknown keys; numbers are strict (a quoted "1e-4" is an error, not a silent float).
+Defaults that depend on another section (the default objective and sampler depend on
+the process) are filled in by `fill_defaults` on the raw tree before validation, so the
+validated Spec states every choice explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic.fields import FieldInfo
+
+from ..components import registry
+from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section
+from ..components.registry import FamilyField
+
+NAME_PATTERN = r"^[a-z0-9_-]+$"
+
+# The sections that choose a component: unions over the registry's members.
+Data = registry.union("data")
+Process = registry.union("process")
+Network = registry.union("network")
+Parameterization = registry.union("parameterization")
+Objective = registry.union("objective")
+Sampler = registry.union("sampler")
+
+
+class ModelSpec(Section):
+    parameterization: Parameterization = Field(
+        default_factory=lambda: registry.default_kind("parameterization"), description="what the network outputs")
+    network: Network = Field(default_factory=lambda: registry.default_options("network"))
+
+
+class TrainSpec(Section):
+    steps: PositiveInt = Field(10000, description="optimizer steps")
+    batch_size: PositiveInt = 512
+    lr: PositiveFloat = Field(2e-4, description="peak learning rate (Adam)")
+    warmup: NonNegativeInt = Field(100, description="linear lr warm-up steps")
+    weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.0, description="AdamW decay")
+    grad_clip: PositiveFloat | None = Field(1.0, description="max global grad norm; null turns clipping off")
+    ema: Annotated[float, Field(ge=0, lt=1)] = Field(0.999, description="EMA decay of the weights")
+    precision: Literal["fp32", "bf16"] = "fp32"
+    compile: bool = Field(True, description="torch.compile the loss step")
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
+        "default", description="torch.compile's mode")
+    checkpoint_every: PositiveInt = Field(1000, description="steps between checkpoints")
+    log_every: PositiveInt = Field(50, description="steps between logged events")
+
+
+# Metrics on any data (points, or flattened images) and metrics on image features.
+POINT_METRICS = ("mmd", "swd", "c2st", "energy_distance")
+IMAGE_METRICS = ("fid", "kid", "is", "precision_recall")
+
+
+class EvalSpec(Section):
+    metrics: list[Literal[POINT_METRICS + IMAGE_METRICS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["mmd", "swd"],
+        description="mmd swd c2st energy_distance; on images also fid kid is precision_recall")
+    features: Literal["classifier", "inception"] = Field(
+        "classifier", description="image features: a small CNN trained on the train split (labels needed), "
+                                  "or the FID Inception network (extra scorec[images])")
+    n_reference: PositiveInt | None = Field(None, description="fresh data samples to compare with (default: sample.n)")
+
+
+class Spec(Section):
+    """A whole spec, format version 1."""
+
+    scorec: Literal[1] = Field(..., description="format version")
+    name: str = Field(..., pattern=NAME_PATTERN, max_length=64, description="names the run directory")
+    seed: Annotated[int, Field(ge=0, lt=2**31)] = 0
+    data: Data
+    process: Process
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    objective: Objective
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    sample: Sampler
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec format as users write it (for editors: `scorec schema`).
+
+    pydantic's schema of Spec, except that `objective` and `sample` are optional: a spec may
+    leave them out, and fill_defaults picks the process's default objective and sampler.
+    """
+    schema = Spec.model_json_schema()
+    implied = ("objective", "sample")
+    schema["required"] = [name for name in schema.get("required", []) if name not in implied]
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "scorec spec, format version 1"
+    return schema
+
+
+def family_of(info: FieldInfo) -> str | None:
+    """The component family a spec field chooses from, if any."""
+    return next((m.family for m in info.metadata if isinstance(m, FamilyField)), None)
+
+
+def fill_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """Fill in the component kinds a spec leaves out; returns a new tree.
+
+    A section that chooses a component but names no kind gets the family's default: for
+    objective and sampler the one declared default for the process's traits (e.g. the
+    discrete chain's own objective), elsewhere the family's default. `key: null` picks the
+    component that accepts null (a corrector of kind none). Missing required sections
+    stay missing, for validation to report.
+    """
+    process = raw.get("process") if isinstance(raw, dict) else None
+    kind = process.get("kind") if isinstance(process, dict) else None
+    known = registry.components("process")
+    traits = known[kind].traits if isinstance(kind, str) and kind in known else ()
+    filled = _fill(Spec, raw, traits)
+    for section in ("objective", "sample"):  # required, but the process implies them
+        if isinstance(filled, dict) and section not in filled:
+            family = family_of(Spec.model_fields[section])
+            default = registry.default_kind(family, traits)
+            if default is not None:
+                filled[section] = {registry.FAMILIES[family].tag: default}
+    return filled
+
+
+def _fill(model: type[BaseModel], raw: Any, traits: tuple[str, ...]) -> Any:
+    if not isinstance(raw, dict):
+        return raw
+    out = dict(raw)
+    for name, info in model.model_fields.items():
+        if name not in out:
+            continue
+        value = out[name]
+        family = family_of(info)
+        if family is not None and not registry.FAMILIES[family].scalar:
+            tag = registry.FAMILIES[family].tag
+            if value is None and registry.null_kind(family):
+                value = {tag: registry.null_kind(family)}
+            elif isinstance(value, dict) and tag not in value:
+                default = registry.default_kind(family, traits)
+                value = {tag: default, **value} if default is not None else value
+            members = registry.components(family)
+            if isinstance(value, dict) and value.get(tag) in members:
+                value = _fill(members[value[tag]].options, value, traits)
+            out[name] = value
+        elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            out[name] = _fill(info.annotation, value, traits)
+    return out
