@@ -22,8 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +41,8 @@ class RunFailed(Exception):
     """An emitted program exited with an error."""
 
 
-LOCK_NAME = ".scorec.lock"
-# Exit codes of the emitted programs (common.py) that come with one "error: ..." line on stderr.
-PROGRAM_EXIT_CODES = {3: "diverged", 4: "cannot write", 5: "bad checkpoint"}
+# Exit codes of the emitted programs (runtime.py) that come with one "error: ..." line on stderr.
+PROGRAM_EXIT_CODES = {3: "diverged", 4: "cannot write", 5: "bad checkpoint", 6: "in use"}
 
 
 def run_spec(compiled: Compiled, run_dir: str | os.PathLike, device: str = "auto", fresh: bool = False,
@@ -224,38 +222,31 @@ def remove_stale_temporaries(folder: Path) -> None:
 
 @contextmanager
 def run_lock(run_dir: Path, name: str):
-    """Hold an exclusive lock on the run directory for the whole run: a second `scorec run` on
-    it stops at once and says who holds it. The lock file stays; the lock dies with its process."""
-    try:
-        import fcntl
-    except ImportError:  # not a POSIX system: no locking
+    """Hold the run directory's lock for the whole run: another scorec run, or a train.py or sample.py
+    run by hand, on it stops at once and says who holds it; the programs this run starts run inside it.
+    The lock is the emitted programs' own (runtime.RunLock), so that both take one lock the same way."""
+    runtime = _runtime()
+    with ExitStack() as held:
+        try:
+            held.enter_context(runtime.RunLock(run_dir, name, "scorec run"))
+        except runtime.RunDirectoryInUse as exc:
+            raise RunFailed(str(exc)) from None
         yield
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LOCK_NAME
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise RunFailed(f"{run_dir} is in use by another scorec run ({_describe_holder(fh.read())}); "
-                            "wait for it to finish, or choose another --out") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(json.dumps({"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "spec": name}) + "\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _describe_holder(text: str) -> str:
-    try:
-        holder = json.loads(text)
-        return f"pid {holder['pid']}, started {holder['started']}, spec '{holder['spec']}'"
-    except (ValueError, KeyError, TypeError):
-        return "it has not yet said who it is"
+def _runtime():
+    """templates/runtime.py as a module (imported once; it imports torch)."""
+    import importlib.util
+
+    from .emit import runtime_file
+
+    name = "scorec_emitted_runtime"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, runtime_file())
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
 
 
 def _run_program(script: Path, run_dir: Path, device: str, label: str, total: int, extra: list[str],

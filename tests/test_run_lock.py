@@ -39,7 +39,7 @@ def make_run_dir(run: Path, spec: Path, versions: dict | None = None, with_spec:
 
 
 def snapshot(run: Path) -> dict:
-    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != runner.LOCK_NAME}
+    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".scorec.lock"}
 
 
 @pytest.mark.parametrize("with_spec", [True, False], ids=["lock-with-spec", "older-lock-spec-yaml"])
