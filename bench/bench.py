@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
 import os
 import platform
 import shutil
@@ -162,8 +161,7 @@ def bench_train(workdir, steps, rounds):
                 loss = loss_step(model, x0, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            grad_clip = train.GRAD_CLIP if train.GRAD_CLIP is not None else math.inf
-            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), train.GRAD_CLIP)
             optimizer.step()
             trainer.after_step(loss.detach(), grad_norm, train.EMA_DECAY)
 

@@ -40,7 +40,7 @@ BATCH_SIZE = 512  # samples per step
 LR = 0.002  # peak learning rate
 WARMUP = 100  # linear warm-up steps
 WEIGHT_DECAY = 0.0  # AdamW decoupled weight decay
-GRAD_CLIP = 1.0  # max global gradient norm (None: no clipping)
+GRAD_CLIP = 1.0  # max global gradient norm (math.inf: no clipping)
 EMA_DECAY = 0.995  # ema <- EMA_DECAY ema + (1 - EMA_DECAY) weights
 PRECISION = "fp32"  # fp32, or bf16 autocast
 COMPILE = True  # torch.compile the loss (forward and backward)
@@ -108,7 +108,7 @@ def train(args):
         loss.backward()
         # the gradient norm is wanted even unclipped (max_norm inf scales by exactly 1): a non-finite
         # gradient poisons the weights under a finite loss
-        grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP if GRAD_CLIP is not None else math.inf)
+        grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
         optimizer.step()
         trainer.after_step(loss.detach(), grad_norm, EMA_DECAY)  # the EMA update; divergence, tracked on the device
         if step % LOG_EVERY == 0 or step == args.steps:
