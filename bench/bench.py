@@ -17,9 +17,7 @@ time is the median over rounds, so background load hits both sides alike.
 from __future__ import annotations
 
 import argparse
-import copy
 import importlib.util
-import math
 import os
 import platform
 import shutil
@@ -86,29 +84,31 @@ def compile_to(spec, overrides, out):
 
 
 def load_emitted(out, *names):
-    """Import common.py and the named programs of one compiled dir as fresh modules.
+    """Import runtime.py, common.py and the named programs of one compiled dir as fresh modules.
 
     Each module is registered in sys.modules under a unique name (torch.compile looks
-    functions' globals up there). The programs import their names from `common`, so
-    sys.modules["common"] is pointed at this dir's common while they load (several
+    functions' globals up there). The programs import their names from `runtime` and `common`,
+    so sys.modules["runtime"] and ["common"] point at this dir's while they load (several
     compiled dirs live in one process).
     """
     tag = f"bench_{Path(out).name}"
     modules = {}
-    for name in ("common", *names):
+    siblings = ("runtime", "common")
+    for name in (*siblings, *names):
         spec = importlib.util.spec_from_file_location(f"{tag}_{name}", Path(out) / f"{name}.py")
         module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-        saved = sys.modules.get("common")
-        sys.modules["common"] = modules.get("common", module)
+        saved = {sibling: sys.modules.get(sibling) for sibling in siblings}
+        sys.modules.update({sibling: modules[sibling] for sibling in siblings if sibling in modules})
         try:
             spec.loader.exec_module(module)
         finally:
-            if saved is None:
-                sys.modules.pop("common", None)
-            else:
-                sys.modules["common"] = saved
+            for sibling, previous in saved.items():
+                if previous is None:
+                    sys.modules.pop(sibling, None)
+                else:
+                    sys.modules[sibling] = previous
         modules[name] = module
-    return [modules[n] for n in ("common", *names)]
+    return [modules[n] for n in (*siblings, *names)]
 
 
 # ---------------------------------------------------------------------- 1. compiler latency
@@ -136,25 +136,23 @@ def bench_train(workdir, steps, rounds):
 
     for compiled in (False, True):
         out = compile_to(VP_SPEC, [f"train.compile={str(compiled).lower()}"], workdir / f"train_{compiled}")
-        common, train = load_emitted(out, "train")
+        runtime, common, train = load_emitted(out, "train")
         assert train.COMPILE is compiled
         device = torch.device("cpu")
         batch = train.BATCH_SIZE
 
         # the emitted program's per-step work: train.py's loop body, minus logging and checkpoints
         net = common.build_network()
-        ema = copy.deepcopy(net).requires_grad_(False)
         optimizer = torch.optim.AdamW(net.parameters(), lr=train.LR, weight_decay=train.WEIGHT_DECAY)
         data = torch.as_tensor(common.load_data("train", common.SEED))
         model = common.ScoreModel(net)
         generator = torch.Generator().manual_seed(common.SEED)
+        # the EMA, the loss's running sum and divergence tracking, as train.py keeps them (writes nothing)
+        trainer = runtime.Trainer(str(out), net, optimizer, generator, common.TRAINING_HASH)
         loss_step = torch.compile(train.loss_fn) if train.COMPILE else train.loss_fn
         counter = [0]
-        step_count = torch.zeros((), dtype=torch.long)
-        first_bad = torch.zeros((), dtype=torch.long)
 
         def emitted_step():
-            nonlocal step_count, first_bad
             counter[0] += 1
             for group in optimizer.param_groups:
                 group["lr"] = train.learning_rate(counter[0])
@@ -163,13 +161,9 @@ def bench_train(workdir, steps, rounds):
                 loss = loss_step(model, x0, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            grad_clip = train.GRAD_CLIP if train.GRAD_CLIP is not None else math.inf
-            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), train.GRAD_CLIP)
             optimizer.step()
-            train.ema_update(ema, net, train.EMA_DECAY)
-            step_count += 1  # divergence tracking on the device, as train.py does it
-            finite = torch.isfinite(loss.detach()) & torch.isfinite(grad_norm)
-            first_bad = torch.where(finite | (first_bad > 0), first_bad, step_count)
+            trainer.after_step(loss.detach(), grad_norm, train.EMA_DECAY)
 
         # bare: the same network, random input, MSE to a random target, AdamW; nothing else
         bare_net = common.build_network()
@@ -207,7 +201,7 @@ def bench_samplers(workdir, batches, steps, rounds):
     for label, spec, sampler in SAMPLERS:
         overrides = [f"sample.sampler={sampler}", f"sample.steps={steps}"]
         out = compile_to(spec, overrides, workdir / f"sample_{sampler}")
-        common, sample = load_emitted(out, "sample")
+        _, common, sample = load_emitted(out, "sample")
         net = common.build_network().eval().requires_grad_(False)
         model = common.ScoreModel(net)
         run = sample.sample

@@ -42,7 +42,7 @@ DIGITS = REPO / "spec_examples" / "digits_unet_ddpm.yaml"
 MLP = REPO / "bench" / "specs" / "mlp_vp.yaml"
 
 
-def train_sides(torch, common, train, batch, compiled):
+def train_sides(torch, runtime, common, train, batch, compiled):
     """{name: step function} of the emitted loop, the bare step and (no break) the loss without its draws."""
     data = torch.as_tensor(common.load_data("train", 0))
     gen = torch.Generator().manual_seed(0)
@@ -51,12 +51,12 @@ def train_sides(torch, common, train, batch, compiled):
 
     def emitted_side(loss_step, predraw):
         net = common.build_network()
-        model, ema = common.ScoreModel(net), copy.deepcopy(net).requires_grad_(False)
+        model = common.ScoreModel(net)
         opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-        first_bad, count = torch.zeros((), dtype=torch.long), torch.zeros((), dtype=torch.long)
+        # the EMA, the loss's running sum and divergence tracking, as train.py keeps them (writes nothing)
+        trainer = runtime.Trainer(tempfile.gettempdir(), net, opt, gen, common.TRAINING_HASH)
 
         def step():
-            nonlocal first_bad, count
             x0 = data[torch.randint(len(data), (batch,), generator=gen)]
             x0 = augment(x0, gen)
             loss = loss_step(model, x0, *predraw(x0)) if predraw else loss_step(model, x0, gen)
@@ -64,10 +64,7 @@ def train_sides(torch, common, train, batch, compiled):
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
-            train.ema_update(ema, net, 0.995)
-            count += 1
-            finite = torch.isfinite(loss.detach()) & torch.isfinite(norm)
-            first_bad = torch.where(finite | (first_bad > 0), first_bad, count)
+            trainer.after_step(loss.detach(), norm, 0.995)
         return step
 
     def bare_side():
@@ -166,7 +163,7 @@ def bench_train(torch, label, programs, batch, args, baselines=True):
     bare, compile on vs off, and the generator-draw break (emitted vs its no-break twin)."""
     common, train = programs.common, programs.train
     note = f"batch {batch}, {args.steps} steps x {args.rounds} rounds"
-    eager = train_sides(torch, common, train, batch, compiled=False)
+    eager = train_sides(torch, programs.runtime, common, train, batch, compiled=False)
     if baselines:
         eager["diffusers"] = diffusers_side(torch, common, batch)
         for step in eager.values():
@@ -180,7 +177,7 @@ def bench_train(torch, label, programs, batch, args, baselines=True):
     print(f"{label} torch._dynamo.explain: emitted loss {graphs} graphs, {breaks} breaks ({reason}); "
           f"no-break twin {twin_graphs} graphs, {twin_breaks} breaks", flush=True)
     try:
-        compiled = train_sides(torch, common, train, batch, compiled=True)
+        compiled = train_sides(torch, programs.runtime, common, train, batch, compiled=True)
         warmup = {}
         for name, step in compiled.items():  # compile: forward and backward graphs, in the first 2 steps
             start = time.perf_counter()

@@ -1,8 +1,9 @@
 """Helpers to compile specs and import the emitted programs in-process.
 
-The emitted train.py and sample.py do `from common import *`; to import several compiled
-directories in one test session, each common.py is loaded under a unique module name and
-registered as `common` only while its siblings are imported.
+The emitted train.py and sample.py import from `common` and `runtime`; to import several
+compiled directories in one test session, each directory's common.py and runtime.py are
+loaded under unique module names and registered as `common` and `runtime` only while their
+siblings are imported.
 """
 
 from __future__ import annotations
@@ -43,21 +44,22 @@ def _load(name: str, path: Path):
 
 
 def import_programs(code_dir) -> SimpleNamespace:
-    """Import common.py, sample.py and (if present) train.py of one compiled directory."""
+    """Import runtime.py, common.py, sample.py and (if present) train.py of one compiled directory."""
     code_dir = Path(code_dir)
     tag = next(_counter)
-    common = _load(f"scorec_emitted_common_{tag}", code_dir / "common.py")
-    saved = sys.modules.get("common")
-    sys.modules["common"] = common
+    modules = {name: _load(f"scorec_emitted_{name}_{tag}", code_dir / f"{name}.py") for name in ("runtime", "common")}
+    saved = {name: sys.modules.get(name) for name in modules}
+    sys.modules.update(modules)
     try:
         sample = _load(f"scorec_emitted_sample_{tag}", code_dir / "sample.py")
         train = _load(f"scorec_emitted_train_{tag}", code_dir / "train.py") if (code_dir / "train.py").exists() else None
     finally:
-        if saved is None:
-            sys.modules.pop("common", None)
-        else:
-            sys.modules["common"] = saved
-    return SimpleNamespace(common=common, sample=sample, train=train, dir=code_dir)
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    return SimpleNamespace(**modules, sample=sample, train=train, dir=code_dir)
 
 
 def build(ir, out_dir) -> SimpleNamespace:

@@ -74,7 +74,7 @@ def test_compile_writes_exactly_the_programs_and_ir_hash_matches(spec, tmp_path)
     result = invoke("compile", spec, "-o", out)
     assert result.exit_code == 0, result.stderr
     ir = compile_file(spec)
-    expected = {"common.py", "sample.py", "spec.lock.json"} | ({"train.py"} if ir.trains else set())
+    expected = {"common.py", "runtime.py", "sample.py", "spec.lock.json"} | ({"train.py"} if ir.trains else set())
     assert {p.name for p in out.iterdir()} == expected  # no temporary files left behind
     assert sorted(Path(line).name for line in result.stdout.splitlines()) == sorted(expected)
 
@@ -83,8 +83,9 @@ def test_compile_writes_exactly_the_programs_and_ir_hash_matches(spec, tmp_path)
     ir_dump = json.loads(dumped.stdout)
     assert ir_dump["spec_hash"] == spec_hash(ir)
     assert ir_dump["sampler"]["nfe"] == ir.sampler.nfe
-    for name in expected - {"spec.lock.json"}:
+    for name in expected - {"spec.lock.json", "runtime.py"}:
         assert header_hash((out / name).read_text()) == ir_dump["spec_hash"], name
+    assert (out / "runtime.py").read_bytes() == (REPO / "templates" / "runtime.py").read_bytes()  # verbatim
     lock = json.loads((out / "spec.lock.json").read_text())
     assert lock["spec_hash"] == ir_dump["spec_hash"]
 
@@ -359,7 +360,8 @@ def test_installed_console_script_finds_its_templates(tmp_path):
     result = subprocess.run([str(script), "compile", str(REPO / "spec_examples" / "moons_ve_ode.yaml"), "-o", str(out)],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["common.py", "sample.py", "spec.lock.json", "train.py"]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["common.py", "runtime.py", "sample.py", "spec.lock.json", "train.py"]
 
 
 # ------------------------------------------------------------------------------ sample, eval

@@ -137,7 +137,7 @@ def test_no_file_outside_a_component_names_its_kind():
     for comp in registry.all_components():
         module = Path(__import__(comp.module, fromlist=["_"]).__file__).resolve()
         owners.setdefault(comp.kind, set()).update({module, (REPO / "templates" / comp.template).resolve()})
-    files = [*(REPO / "scorec").rglob("*.py"), *(REPO / "templates").rglob("*.j2")]
+    files = [*(REPO / "scorec").rglob("*.py"), *(REPO / "templates").rglob("*.j2"), *(REPO / "templates").rglob("*.py")]
     offenders = []
     for path in files:
         strings = _quoted_strings_py(path) if path.suffix == ".py" else _quoted_strings_j2(path)

@@ -1,7 +1,8 @@
 """The emitted programs: golden records, determinism, and that they run.
 
 Golden files pin the emitted code of five example specs (tests/golden/emitted/NAME/), two of
-them `sde` processes (a closed-form kernel and a tabulated one). Their spec.lock.json holds
+them `sde` processes (a closed-form kernel and a tabulated one); runtime.py, the same for every
+spec, is checked against templates/runtime.py instead (its sha256 is in each golden lock). Their spec.lock.json holds
 the resolved spec but not the installed versions of torch and numpy: those describe the
 machine, not the spec (`scorec compile` and `scorec run` add them; emit() without
 `versions` leaves them out). The `sde` records also hold numbers from numpy's float64
@@ -35,14 +36,17 @@ GOLDEN_SPECS = ["swissroll_vp_pc", "eight_gaussians_ddpm_ancestral", "gmm_vp_ana
 UPDATE = os.environ.get("SCOREC_UPDATE_GOLDEN") == "1"
 ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
 # Imported inside a function, only where a spec asks for what they provide (data files, decoders,
-# the optional weights export): stdlib helpers of a loader, or an optional package with a clear message.
-LAZY_IMPORTS = {"gzip", "importlib", "pickle", "sklearn", "PIL", "safetensors"}
+# the optional weights export, the run lock's POSIX-only fcntl): stdlib helpers of a loader, or an optional
+# package with a clear message.
+LAZY_IMPORTS = {"gzip", "importlib", "pickle", "sklearn", "PIL", "safetensors", "fcntl"}
 
 
 @pytest.mark.parametrize("name", GOLDEN_SPECS)
 def test_emitted_code_matches_golden(name):
     compiled = compile_spec(EXAMPLES / f"{name}.yaml")
     files = emit(compiled.ir, compiled.spec)
+    # runtime.py is templates/runtime.py verbatim (not recorded again here; its sha256 is in the lock)
+    assert files.pop("runtime.py") == (REPO / "templates" / "runtime.py").read_bytes().decode()
     folder = GOLDEN / name
     if UPDATE:
         folder.mkdir(parents=True, exist_ok=True)
@@ -80,7 +84,7 @@ def test_emitted_code_is_valid_python_without_scorec(name):
                      if isinstance(node, ast.ImportFrom) and node.module}
         assert "scorec" not in imported, f"{name}/{file} imports scorec"
         assert imported <= {"torch", "numpy", "json", "math", "os", "sys", "time", "tempfile", "argparse", "copy",
-                            "errno", "resource", "common", *LAZY_IMPORTS}
+                            "contextlib", "errno", "resource", "common", "runtime", *LAZY_IMPORTS}
         top = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
         top |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
         assert not top & LAZY_IMPORTS, f"{name}/{file} imports {sorted(top & LAZY_IMPORTS)} at the top level"

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import resource
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -176,7 +178,7 @@ def test_divergence_names_the_first_bad_step_and_keeps_every_checkpoint_before_i
 
     programs = build(compile_text(SPEC, ["train.checkpoint_every=5", "train.log_every=10"]), tmp_path)
     calls, saved = [0], []
-    real_loss, real_save = programs.train.loss_fn, programs.train.atomic_save
+    real_loss, real_save = programs.train.loss_fn, programs.runtime.atomic_save
 
     def loss_fn(model, x0, generator):
         calls[0] += 1
@@ -187,11 +189,11 @@ def test_divergence_names_the_first_bad_step_and_keeps_every_checkpoint_before_i
         saved.append(obj["step"])
         real_save(obj, path)
 
-    programs.train.loss_fn, programs.train.atomic_save = loss_fn, atomic_save
+    programs.train.loss_fn, programs.runtime.atomic_save = loss_fn, atomic_save
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as stopped:
         programs.train.main(["--out", str(out), *RUN_ARGS])
-    assert stopped.value.code == programs.common.EXIT_DIVERGED
+    assert stopped.value.code == programs.runtime.EXIT_DIVERGED
     err = capsys.readouterr().err
     assert "not finite from step 23 (stopped at step 25)" in err
     assert "keeps the weights of step 20" in err and err.count("\n") == 1
@@ -288,6 +290,41 @@ def test_a_second_run_on_a_locked_directory_says_who_holds_it(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == [".scorec.lock"]  # nothing else written
 
 
+@pytest.mark.slow
+def test_a_hand_run_beside_scorec_run_is_refused_and_writes_nothing(tmp_path):
+    """train.py run by hand (with --fresh, which would delete the event log and start over) on a
+    directory that `scorec run` is training in: exit 6 and one line naming the holder; every file of
+    the directory, the lock's record included, unchanged. scorec run's own train.py runs inside its lock."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    run = tmp_path / "run"
+    # training outlasts the test, and writes nothing after its first event while the hand run tries
+    forever = ["--set", "train.steps=100000000", "--set", "train.log_every=100000000",
+               "--set", "train.checkpoint_every=100000000"]
+    scorec_run = subprocess.Popen([sys.executable, "-m", "scorec", "run", str(spec), "--out", str(run), *RUN_ARGS,
+                                   *forever], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  start_new_session=True)
+    try:
+        for _ in range(3000):
+            if (run / "events.jsonl").exists() and "train_start" in (run / "events.jsonl").read_text():
+                break
+            assert scorec_run.poll() is None, scorec_run.stderr.read().decode()
+            time.sleep(0.1)
+        before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+        env = {k: v for k, v in os.environ.items() if k != "SCOREC_RUN_LOCK"}
+        hand = subprocess.run([sys.executable, str(run / "code" / "train.py"), "--out", str(run), "--fresh",
+                               *RUN_ARGS], capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+        assert hand.returncode == 6, hand.stderr  # EXIT_IN_USE
+        assert re.fullmatch(rf"error: {re.escape(str(run))} is in use by another scorec run \(pid {scorec_run.pid}, "
+                            r"started [0-9: -]+, spec 'faults'\); wait for it to finish, or choose another --out\n",
+                            hand.stderr), hand.stderr
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+        assert scorec_run.poll() is None  # still training
+    finally:
+        os.killpg(scorec_run.pid, signal.SIGKILL)  # scorec run and the train.py it started
+        scorec_run.wait()
+
+
 def test_another_models_run_directory_is_refused_before_anything_is_written(tmp_path):
     spec_a, spec_b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     spec_a.write_text(SPEC.replace("steps: 40", "steps: 10"))
@@ -306,28 +343,18 @@ def test_another_models_run_directory_is_refused_before_anything_is_written(tmp_
 
 
 # ------------------------------------------------------------------------------ damaged checkpoints
+# Every kind of damage is a unit test of runtime.load_checkpoint (tests/test_runtime.py); here, that
+# train.py and sample.py go through it: an empty file (it once crashed them with an IndexError) and
+# another model's weights.
 
 
-def _damage(kind, state):
+def _damage(kind, path, state):
     import torch
 
-    state = dict(state)
-    if kind == "list":
-        return [1, 2, 3]
-    if kind == "no-net":
-        del state["net"]
+    if kind == "empty":
+        path.write_bytes(b"")
     elif kind == "wrong-shapes":
-        state["net"] = {k: torch.zeros(3, *v.shape) for k, v in state["net"].items()}
-    elif kind == "string-step":
-        state["step"] = "ten"
-    elif kind == "bad-generator":
-        state["generator"] = torch.zeros(7, dtype=torch.uint8)
-    elif kind == "bad-optimizer":
-        state["optimizer"] = {"state": {0: {"exp_avg": torch.zeros(5, 5)}}, "param_groups": state["optimizer"]
-                              ["param_groups"]}
-    elif kind == "other-model":
-        state["training_hash"] = "0" * 64
-    return state
+        torch.save({**state, "net": {k: torch.zeros(3, *v.shape) for k, v in state["net"].items()}}, path)
 
 
 @pytest.fixture(scope="module")
@@ -338,21 +365,18 @@ def trained(tmp_path_factory):
     return programs, root / "run", load(root / "run" / "checkpoints" / "last.pt")
 
 
-@pytest.mark.parametrize("kind", ["list", "no-net", "wrong-shapes", "string-step", "bad-generator", "bad-optimizer",
-                                  "other-model"])
-def test_damaged_checkpoints_are_refused_with_a_reason(kind, trained, tmp_path, capsys):
-    import torch
-
+@pytest.mark.parametrize("kind, says", [("empty", "cannot read checkpoint {path}: the file is empty (0 bytes); "),
+                                        ("wrong-shapes", "{path}: this checkpoint is not one of this model's: ")])
+def test_damaged_checkpoints_are_refused_with_a_reason(kind, says, trained, tmp_path, capsys):
     programs, _, state = trained
     out = tmp_path / "run"
     (out / "checkpoints").mkdir(parents=True)
-    torch.save(_damage(kind, state), out / "checkpoints" / "last.pt")
-    # sample.py reads only the EMA weights: the optimizer's and the generator's states are train.py's
-    readers = [programs.train] + ([] if kind in ("bad-generator", "bad-optimizer") else [programs.sample])
-    for reader in readers:
+    path = out / "checkpoints" / "last.pt"
+    _damage(kind, path, state)
+    for reader in (programs.train, programs.sample):
         capsys.readouterr()
         with pytest.raises(SystemExit) as stopped:
             reader.main(["--out", str(out), *RUN_ARGS])
         err = capsys.readouterr().err
-        assert stopped.value.code == programs.common.EXIT_CHECKPOINT, err
-        assert "this checkpoint is not one of this model's: " in err and err.count("\n") == 1, err
+        assert stopped.value.code == programs.runtime.EXIT_CHECKPOINT, err
+        assert says.format(path=path) in err and err.count("\n") == 1, err

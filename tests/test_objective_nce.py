@@ -92,17 +92,17 @@ def test_noise_is_the_datas_gaussian_and_its_state_round_trips(tmp_path):
         cov = torch.cov(x.T)
         if covariance == "diagonal":
             cov = torch.diag(torch.diagonal(cov))
-        assert torch.allclose(train.NOISE.mean, x.mean(0), atol=1e-6)
-        fitted = train.NOISE.scale_tril @ train.NOISE.scale_tril.T
+        assert torch.allclose(train.NOISE_GAUSSIAN.mean, x.mean(0), atol=1e-6)
+        fitted = train.NOISE_GAUSSIAN.scale_tril @ train.NOISE_GAUSSIAN.scale_tril.T
         assert torch.allclose(fitted, cov, rtol=1e-4, atol=1e-5)
         # log_z starts at q's entropy, log Z of the data's Gaussian + d/2
         assert abs(net.log_z.item() - (0.5 * torch.logdet(2 * math.pi * math.e * cov)).item()) < 1e-4
-        noise = train.NOISE.sample(50000, torch.Generator().manual_seed(1))
+        noise = train.NOISE_GAUSSIAN.sample(50000, torch.Generator().manual_seed(1))
         assert torch.allclose(noise.double().mean(0), x.mean(0), atol=4 * STD / math.sqrt(50000))
         state = train.objective_state_dict()
-        train.NOISE.mean = train.NOISE.mean + 1.0
+        train.NOISE_GAUSSIAN.mean = train.NOISE_GAUSSIAN.mean + 1.0
         train.load_objective_state_dict(state)
-        assert torch.allclose(train.NOISE.q.loc.double(), x.mean(0), atol=1e-6)
+        assert torch.allclose(train.NOISE_GAUSSIAN.q.loc.double(), x.mean(0), atol=1e-6)
 
 
 WEIGHTS = [0.6, 0.3, 0.1]

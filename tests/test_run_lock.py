@@ -22,7 +22,6 @@ from scorec.emit.lockfile import installed_versions, read_lock
 from scorec.emit.render import emit, write_files
 from scorec.pipeline import compile_spec
 from scorec.run import jobs
-from scorec.run.lock import LOCK_NAME
 from scorec.run.lockmismatch import environment_notes, lock_changes, lock_notes
 
 DIFF = REPO / "tests" / "diff"
@@ -40,7 +39,7 @@ def make_run_dir(run: Path, spec: Path, versions: dict | None = None, with_spec:
 
 
 def snapshot(run: Path) -> dict:
-    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != LOCK_NAME}
+    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".scorec.lock"}
 
 
 @pytest.mark.parametrize("with_spec", [True, False], ids=["lock-with-spec", "older-lock-spec-yaml"])

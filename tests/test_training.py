@@ -82,7 +82,7 @@ def test_checkpoint_outlives_sampling_changes_but_not_model_changes(tmp_path, ca
         capsys.readouterr()
         with pytest.raises(SystemExit) as stopped:
             program.main(["--out", str(tmp_path), "--device", "cpu"])
-        assert stopped.value.code == wider.common.EXIT_CHECKPOINT
+        assert stopped.value.code == wider.runtime.EXIT_CHECKPOINT
         assert "not one of this model's: it holds another model" in capsys.readouterr().err
     wider.train.main(["--out", str(tmp_path), "--device", "cpu", "--fresh"])
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
@@ -105,7 +105,7 @@ def test_diverging_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, c
     torch.save(state, tmp_path / "nan" / "checkpoints" / "last.pt")
     with pytest.raises(SystemExit) as stopped:
         diverging.train.main(["--out", str(tmp_path / "nan"), "--device", "cpu"])
-    assert stopped.value.code == diverging.common.EXIT_DIVERGED
+    assert stopped.value.code == diverging.runtime.EXIT_DIVERGED
     assert "not finite from step 11" in capsys.readouterr().err
     kept = torch.load(tmp_path / "nan" / "checkpoints" / "last.pt", weights_only=True)
     assert kept["step"] == 10

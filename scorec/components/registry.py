@@ -46,6 +46,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         "mixture": Trait("a Gaussian-mixture data source", ("GMM_WEIGHTS", "GMM_MEANS", "GMM_STDS")),
         "images": Trait("an image data source", ("augment",)),
         "labelled": Trait("a labelled data source (classifier features, IS)", ("load_labels",)),
+        # load_data gives a torch Dataset (larger than memory), not an array: train.py streams it
+        # through DataLoader workers (the Dataset's `workers` attribute)
+        "streamed": Trait("a data source streamed from disk"),
     }),
     Family("process", "kind",
            ("alpha", "sigma", "prior_sample", "draw_time", "time_grid", "time_input"), traits={

@@ -5,6 +5,7 @@
     training_hash    what the trained weights depend on (ir.training_hash)
     ir               the canonical IR
     spec             the resolved spec (every default explicit), as `scorec ir --stage spec`
+    files            sha256 of each emitted program file (runtime.py, the same for every spec, included)
     versions         scorec, torch and numpy as installed when the lock was written
 
 `versions` describes the environment, not the spec: `emit` writes it only when asked
@@ -15,6 +16,7 @@ on every machine. The versions are read from the installed packages' metadata
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,10 @@ def installed_versions() -> dict[str, str | None]:
     return out
 
 
-def lock_text(ir: ProgramIR, spec: dict | None = None, versions: dict | None = None) -> str:
-    """The lock's JSON text: sorted keys, so the same inputs give the same bytes."""
+def lock_text(ir: ProgramIR, spec: dict | None = None, versions: dict | None = None,
+              files: dict[str, str] | None = None) -> str:
+    """The lock's JSON text: sorted keys, so the same inputs give the same bytes. `files`: the
+    emitted programs {name: text}, recorded by their sha256."""
     lock: dict[str, Any] = {
         "scorec_version": __version__,
         "spec_hash": spec_hash(ir),
@@ -52,6 +56,8 @@ def lock_text(ir: ProgramIR, spec: dict | None = None, versions: dict | None = N
         lock["spec"] = spec
     if versions is not None:
         lock["versions"] = versions
+    if files:
+        lock["files"] = {name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in files.items()}
     return json.dumps(lock, indent=2, sort_keys=True) + "\n"
 
 

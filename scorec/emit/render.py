@@ -38,6 +38,20 @@ def _templates_dir() -> Path:
     return Path(str(files("scorec.templates")))
 
 
+# The run plumbing, the same for every spec: copied verbatim beside the programs, which import from it.
+RUNTIME = "runtime.py"
+
+
+def runtime_file() -> Path:
+    """templates/runtime.py: emitted verbatim, and the module whose RunLock `scorec run` takes."""
+    return _templates_dir() / RUNTIME
+
+
+@lru_cache(maxsize=1)
+def runtime_source() -> str:
+    return runtime_file().read_bytes().decode("utf-8")
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -153,9 +167,11 @@ def emit(ir: ProgramIR, spec: Spec | None = None, versions: dict | None = None) 
     programs = ["common.py", "sample.py"] + (["train.py"] if ir.trains else [])
     files = {name: tidy_python(prune_imports(env.get_template(name + ".j2").render(**view))) for name in programs}
     for name in programs[1:]:
-        files[name] = tidy_python(prune_imports(explicit_imports(files[name], files["common.py"])))
+        program = explicit_imports(files[name], "common", files["common.py"])
+        files[name] = tidy_python(prune_imports(explicit_imports(program, "runtime", runtime_source(), imports=False)))
+    files[RUNTIME] = runtime_source()
     resolved = spec.model_dump(mode="json") if spec is not None else None
-    files[LOCK_NAME] = lock_text(ir, resolved, versions)
+    files[LOCK_NAME] = lock_text(ir, resolved, versions, files)
     return dict(sorted(files.items()))
 
 

@@ -51,16 +51,18 @@ def _string_lines(code: str) -> set[int]:
     return lines
 
 
-STAR_IMPORT = "from common import *"
+# What each module a program imports from holds, for the comment on its import statement.
+IMPORT_NOTES = {"common": "data, process, network, parameterization", "runtime": "run plumbing, the same for every spec"}
 
 
-def explicit_imports(program: str, common: str) -> str:
-    """Replace the template's `from common import *` by the names the program uses.
+def explicit_imports(program: str, module: str, source: str, imports: bool = True) -> str:
+    """Replace the template's `from MODULE import *` by the names the program uses of `source`,
+    the module's code (with imports=False, of its own definitions only, not what it imports).
 
     Templates need not track which of common.py's definitions each spec uses; the
     emitted program still says exactly where each name comes from (and linters can check it).
     """
-    provided = _top_level_names(common)
+    provided = _top_level_names(source, imports)
     tree = ast.parse(program)
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     names = sorted((used & provided) - _top_level_names(program), key=str.lower)
@@ -71,13 +73,13 @@ def explicit_imports(program: str, common: str) -> str:
             line = "   "
         line += f" {name},"
     lines.append(line)
-    statement = "from common import (  # noqa: E402  (data, process, network, parameterization)\n" + "\n".join(lines) + "\n)"
-    out = [statement if raw.startswith(STAR_IMPORT) else raw for raw in program.split("\n")]
+    statement = f"from {module} import (  # noqa: E402  ({IMPORT_NOTES[module]})\n" + "\n".join(lines) + "\n)"
+    out = [statement if raw.startswith(f"from {module} import *") else raw for raw in program.split("\n")]
     return "\n".join(out)
 
 
-def _top_level_names(code: str) -> set[str]:
-    """Names a module defines or imports at its top level."""
+def _top_level_names(code: str, imports: bool = True) -> set[str]:
+    """Names a module defines (and, with `imports`, imports) at its top level."""
     names: set[str] = set()
     for node in ast.parse(code).body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -86,7 +88,7 @@ def _top_level_names(code: str) -> set[str]:
             names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and imports:
             names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
     return names
 
@@ -101,4 +103,12 @@ def prune_imports(code: str) -> str:
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     unused = {node.lineno for node in tree.body if isinstance(node, ast.Import) and len(node.names) == 1
               and node.names[0].asname is None and node.names[0].name not in used}
-    return "\n".join(line for n, line in enumerate(code.split("\n"), start=1) if n not in unused)
+    lines = code.split("\n")
+    kept: list[str] = []
+    for n, line in enumerate(lines, start=1):
+        if n in unused:
+            continue
+        if line == "" and n - 1 in unused and kept and kept[-1] == "":
+            continue  # a whole group of imports went: one blank line stays where two framed it
+        kept.append(line)
+    return "\n".join(kept)

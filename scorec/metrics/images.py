@@ -86,10 +86,11 @@ def _as_array(obj) -> tuple[np.ndarray, np.ndarray | None]:
     raise TypeError(f"load_data returned a {type(obj).__name__}, not images")
 
 
-def import_common(code_dir: Path):
-    """The run's emitted common.py as a module (a fresh one per call: runs differ)."""
-    path = Path(code_dir) / "common.py"
-    name = f"scorec_run_common_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}"
+def import_common(code_dir: Path, module: str = "common"):
+    """The run's emitted common.py (or another of its modules: runtime) as a module (a fresh one per
+    call: runs differ)."""
+    path = Path(code_dir) / f"{module}.py"
+    name = f"scorec_run_{module}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look modules up here

@@ -32,10 +32,12 @@ def model_log_density(common, run_dir: Path, x: np.ndarray) -> np.ndarray:
     """-E(x) - log_z of the run's EMA weights, per point (float64 numpy)."""
     import torch
 
+    from .images import import_common
+
     net = common.build_network()
     net.register_parameter("log_z", torch.nn.Parameter(torch.zeros(())))  # the normalized trait's contract
-    state = common.load_checkpoint(str(run_dir / "checkpoints" / "last.pt"), torch.device("cpu"), net)
-    net.load_state_dict(state["ema"])
+    runtime = import_common(run_dir / "code", "runtime")  # the run's own loader checks the checkpoint
+    runtime.load_ema_weights(net, str(run_dir), torch.device("cpu"), common.TRAINING_HASH)
     model = common.ScoreModel(net.eval().requires_grad_(False))
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
     with torch.no_grad():

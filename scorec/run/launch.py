@@ -18,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import RunFailed
 
-# Exit codes of the emitted programs (common.py) that come with one "error: ..." line on stderr.
-PROGRAM_EXIT_CODES = {3: "diverged", 4: "cannot write", 5: "bad checkpoint"}
+# Exit codes of the emitted programs (runtime.py) that come with one "error: ..." line on stderr.
+PROGRAM_EXIT_CODES = {3: "diverged", 4: "cannot write", 5: "bad checkpoint", 6: "in use"}
 
 
 def run_program(script: Path, run_dir: Path, device: str, label: str, total: int, extra: list[str],

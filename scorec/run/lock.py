@@ -1,18 +1,16 @@
-"""One job at a time holds a run directory: an exclusive lock on .scorec.lock, which names
-the holder; and the cleanup of what a killed atomic write left behind."""
+"""One job at a time holds a run directory: the emitted programs' own lock (runtime.RunLock on
+.scorec.lock, which names the holder); and the cleanup of what a killed atomic write left behind."""
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from contextlib import contextmanager
+import importlib.util
+import sys
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from ..core.files import TMP_SUFFIX
+from ..emit.render import runtime_file
 from . import RunFailed
-
-LOCK_NAME = ".scorec.lock"
 
 
 def remove_stale_temporaries(folder: Path) -> None:
@@ -25,35 +23,24 @@ def remove_stale_temporaries(folder: Path) -> None:
 
 @contextmanager
 def run_lock(run_dir: Path, name: str):
-    """Hold an exclusive lock on the run directory for the whole run: a second `scorec run` on
-    it stops at once and says who holds it. The lock file stays; the lock dies with its process."""
-    try:
-        import fcntl
-    except ImportError:  # not a POSIX system: no locking
+    """Hold the run directory's lock for the whole run: another scorec run, or a train.py or sample.py
+    run by hand, on it stops at once and says who holds it; the programs this run starts run inside it.
+    The lock is the emitted programs' own (runtime.RunLock), so that both take one lock the same way."""
+    runtime = emitted_runtime()
+    with ExitStack() as held:
+        try:
+            held.enter_context(runtime.RunLock(run_dir, name, "scorec run"))
+        except runtime.RunDirectoryInUse as exc:
+            raise RunFailed(str(exc)) from None
         yield
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LOCK_NAME
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise RunFailed(f"{run_dir} is in use by another scorec run ({_describe_holder(fh.read())}); "
-                            "wait for it to finish, or choose another --out") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(json.dumps({"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "spec": name}) + "\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _describe_holder(text: str) -> str:
-    try:
-        holder = json.loads(text)
-        return f"pid {holder['pid']}, started {holder['started']}, spec '{holder['spec']}'"
-    except (ValueError, KeyError, TypeError):
-        return "it has not yet said who it is"
+def emitted_runtime():
+    """templates/runtime.py as a module (imported once; it imports torch)."""
+    name = "scorec_emitted_runtime"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, runtime_file())
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]

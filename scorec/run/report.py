@@ -180,23 +180,25 @@ def plot_loss(events, path) -> Path:
 class _RunCode:
     """A run's emitted common.py and sample.py, imported in this process.
 
-    sample.py does `from common import ...` after putting its folder on sys.path; a `common`
-    already imported (another run's) is set aside for the import and restored after, so
-    several runs can be drawn in one process."""
+    sample.py does `from common import ...` and `from runtime import ...` after putting its folder
+    on sys.path; a `common` or `runtime` already imported (another run's) is set aside for the
+    import and restored after, so several runs can be drawn in one process."""
 
     def __init__(self, code_dir: Path):
         import importlib.util
         import sys
 
-        saved_common, saved_path = sys.modules.pop("common", None), list(sys.path)
+        siblings = ("common", "runtime")
+        saved, saved_path = {name: sys.modules.pop(name, None) for name in siblings}, list(sys.path)
         try:
             spec = importlib.util.spec_from_file_location(f"scorec_report_sample_{id(self)}", code_dir / "sample.py")
             self.sample = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(self.sample)
         finally:
-            sys.modules.pop("common", None)
-            if saved_common is not None:
-                sys.modules["common"] = saved_common
+            for name in siblings:
+                sys.modules.pop(name, None)
+                if saved[name] is not None:
+                    sys.modules[name] = saved[name]
             sys.path[:] = saved_path
 
 
@@ -222,7 +224,7 @@ def trajectories_and_field(run_dir: Path, n_paths: int = 12, grid: int = 28, see
     x = mod.prior_sample((n_paths, *mod.DATA_SHAPE), gen, device)
     t_end = mod.time_grid(mod.SAMPLE_STEPS, device)[-1]
     x = mod.sample(model, x, gen, callback=None)
-    if mod.FINAL_DENOISE:
+    if _lock_ir(run_dir)["sampler"]["final_denoise"]:  # sample.py ends with Tweedie's denoiser
         x = model.x0(x, t_end.expand(n_paths))
     states.append(x.detach().float().cpu().numpy())
     paths = np.stack(states, axis=1)
@@ -230,11 +232,15 @@ def trajectories_and_field(run_dir: Path, n_paths: int = 12, grid: int = 28, see
     return paths, (model, t_end)
 
 
+def _lock_ir(run_dir: Path) -> dict:
+    return json.loads((Path(run_dir) / "spec.lock.json").read_text())["ir"]
+
+
 def _has_energy(run_dir: Path) -> bool:
     """Whether the run's parameterization gives E(x, t) (its declared trait, read from the lock)."""
     from ..components import registry
 
-    kind = json.loads((run_dir / "spec.lock.json").read_text())["ir"]["parameterization"]["kind"]
+    kind = _lock_ir(run_dir)["parameterization"]["kind"]
     return "scalar_energy" in registry.get("parameterization", kind).traits
 
 

@@ -24,7 +24,7 @@ class ImageFolderNode(ImageNode):
     workers: int  # DataLoader worker processes decoding images
 
 
-@component("data", traits=("images",))
+@component("data", traits=("images", "streamed"))
 class ImageFolderData(ImageOptions):
     """Every image file under `path`; PIL center-crops and resizes; read in batches by DataLoader workers."""
 

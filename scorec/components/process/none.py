@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 from pydantic import Field
@@ -36,12 +37,22 @@ class NoProcess(Section):
     def lower(self, ctx) -> DensityNode:
         mean, std = 0.0, 1.0
         if ctx.has("data", "mixture"):  # the mixture's moments, in closed form
-            data = ctx.data
-            dims = len(data.means[0])
-            mean = tuple(sum(w * m[d] for w, m in zip(data.weights, data.means)) for d in range(dims))
-            second = sum(w * (s**2 + sum(x**2 for x in m) / dims)
-                         for w, m, s in zip(data.weights, data.means, data.stds))
-            std = math.sqrt(max(second - sum(x**2 for x in mean) / dims, 1e-12))
+            mean, std = _mixture_moments(ctx.data)
         std = self.prior_std if self.prior_std is not None else std
         return DensityNode(kind="none", equation="no noise: x ~ p_data, modelled as p(x) proportional to exp(-E(x))",
                            constants=(), prior_mean=mean, prior_std=std)
+
+
+def _mixture_moments(data) -> tuple[tuple[float, ...], float]:
+    """The mixture's mean and its root mean variance per coordinate, computed exactly from the numbers
+    as written (0.5 * -0.6 + 0.5 * 0.3 is 0.15, not 0.15000000000000002) and rounded once."""
+    def exact(x):
+        return Fraction(repr(x))
+
+    weights = [exact(w) for w in data.weights]
+    means = [[exact(x) for x in m] for m in data.means]
+    dims = len(means[0])
+    mean = [sum(w * m[d] for w, m in zip(weights, means)) for d in range(dims)]
+    second = sum(w * (exact(s) ** 2 + sum(x**2 for x in m) / dims) for w, m, s in zip(weights, means, data.stds))
+    variance = second - sum(x**2 for x in mean) / dims
+    return tuple(float(x) for x in mean), math.sqrt(max(float(variance), 1e-12))

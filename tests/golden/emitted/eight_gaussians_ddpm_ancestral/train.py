@@ -14,25 +14,25 @@ RUN_DIR/events.jsonl. Re-running resumes from last.pt (also to train longer with
 Under torchrun each of the N processes takes BATCH_SIZE / N samples a step (the global batch stays BATCH_SIZE)
 with its own seed; only rank 0 writes files.
 Exit codes: 0 done, 2 usage, 3 diverged (no checkpoint holds weights from after it), 4 the run directory
-cannot be written, 5 last.pt is unreadable or another model's; each with one line "error: ..." on stderr.
+cannot be written, 5 last.pt is unreadable or another model's, 6 the run directory is in use by another
+run (scorec run, train.py or sample.py: RUN_DIR/.scorec.lock names it); each with one line "error: ..." on stderr.
 """
 
-import argparse
-import copy
-import json
 import math
 import os
 import sys
 
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
-    alpha, atomic_save, atomic_write, bcast, build_network, check_writable, DATA_SHAPE, draw_time,
-    EventLog, EXIT_DIVERGED, EXIT_IO, fail, io_error_message, load_checkpoint, load_data,
-    remove_stale_temporaries, ScoreModel, SEED, setup_distributed, sigma, TRAINING_HASH,
+    alpha, bcast, build_network, draw_time, load_data, ScoreModel, SEED, sigma, SPEC_NAME,
+    TRAINING_HASH,
+)
+from runtime import (  # noqa: E402  (run plumbing, the same for every spec)
+    leave_together, program_arguments, run_program, setup_distributed, share_of_batch,
+    tensor_batches, Trainer,
 )
 
 STEPS = 3000  # optimizer steps
@@ -40,7 +40,7 @@ BATCH_SIZE = 512  # samples per step
 LR = 0.002  # peak learning rate
 WARMUP = 100  # linear warm-up steps
 WEIGHT_DECAY = 0.0  # AdamW decoupled weight decay
-GRAD_CLIP = 1.0  # max global gradient norm (None: no clipping)
+GRAD_CLIP = 1.0  # max global gradient norm (math.inf: no clipping)
 EMA_DECAY = 0.995  # ema <- EMA_DECAY ema + (1 - EMA_DECAY) weights
 PRECISION = "fp32"  # fp32, or bf16 autocast
 COMPILE = True  # torch.compile the loss (forward and backward)
@@ -60,211 +60,60 @@ def loss_fn(model, x0, generator):
     return ((model.eps(x_i, i) - z) ** 2).mean()
 
 
-@torch.no_grad()
-def ema_update(ema, net, decay):
-    """ema <- decay * ema + (1 - decay) * net, for every parameter."""
-    torch._foreach_lerp_(list(ema.parameters()), list(net.parameters()), 1.0 - decay)
-
-
-def export_weights(ema, path):
-    """The EMA weights as a .safetensors file (safetensors is optional: without it, say so and go on)."""
-    try:
-        from safetensors.torch import save_file
-    except ImportError:
-        return "safetensors is not installed: model.safetensors not written (pip install safetensors)"
-    tensors = {name: value.detach().contiguous().cpu() for name, value in ema.state_dict().items()}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"training_hash": TRAINING_HASH}))
-    return None
-
-
-def training_batches(data, batch, generator, device, seed):
-    """Endless training batches of `batch` samples. An array or tensor sits on the device and batches
-    are drawn from it with `generator`; a Dataset (larger than memory) is streamed by DataLoader workers,
-    sampled with replacement in an order fixed by `seed`."""
-    if not isinstance(data, torch.utils.data.Dataset):
-        data = torch.as_tensor(data).to(device)
-        while True:
-            yield data[torch.randint(len(data), (batch,), generator=generator, device=device)]
-    workers = getattr(data, "workers", 0)
-    sampler = torch.utils.data.RandomSampler(data, replacement=True, num_samples=2**62,
-                                             generator=torch.Generator().manual_seed(seed))
-    loader = torch.utils.data.DataLoader(data, batch_size=batch, sampler=sampler, num_workers=workers,
-                                         pin_memory=device.type == "cuda", persistent_workers=workers > 0)
-    for x in loader:
-        yield x.to(device, non_blocking=True)
-
-
 def learning_rate(step):
     """Linear warm-up to LR over WARMUP steps, then constant."""
     return LR * min(1.0, step / WARMUP) if WARMUP > 0 else LR
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="run directory")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+def main(argv=None):
+    parser = program_arguments(__doc__)
     parser.add_argument("--steps", type=int, default=STEPS, help="optimizer steps")
     parser.add_argument("--no-compile", action="store_true", help="run the loss eagerly")
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
-    return parser.parse_args(argv)
-
-
-def truncate_events(path, step):
-    """Cut the event log back to `step`: a resume repeats the steps logged after its checkpoint,
-    and a kill may have torn the last line."""
-    if not os.path.exists(path):
-        return
-    keep = 0
-    with open(path, "rb") as fh:
-        for line in fh:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                break
-            if not line.endswith(b"\n") or not isinstance(event, dict) or not isinstance(event.get("step"), int) \
-                    or event["step"] > step:
-                break
-            keep += len(line)
-    os.truncate(path, keep)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    try:
-        train(args)
-    except OSError as exc:  # an unwritable --out, a full disk, a file-size limit: one line, no traceback
-        fail(EXIT_IO, io_error_message(exc))
-    # After success only: a failed rank just exits and torchrun stops the others, whereas tearing the
-    # group down while they still wait in a collective can hang (with nccl).
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    run_program(train, parser.parse_args(argv), SPEC_NAME, "train.py")
 
 
 def train(args):
-    checkpoint_dir = os.path.join(args.out, "checkpoints")
-    checkpoint_path = os.path.join(checkpoint_dir, "last.pt")
     rank, world, device = setup_distributed(args.device)
-    if BATCH_SIZE % world:
-        fail(2, f"the batch size {BATCH_SIZE} does not split evenly over {world} processes")
-    batch = BATCH_SIZE // world  # this process's share of the global batch
-    if rank == 0:
-        check_writable(checkpoint_dir)
-        remove_stale_temporaries(checkpoint_dir)  # left by a kill inside a checkpoint write
+    batch = share_of_batch(BATCH_SIZE, world)  # this process's share of the global batch
     torch.manual_seed(SEED + rank)
     generator = torch.Generator(device=device).manual_seed(SEED + rank)  # each process draws its own noise
 
     data = load_data("train", SEED)
     net = build_network().to(device)  # the same initial weights in every process
-    channels_last = device.type == "cuda" and len(DATA_SHAPE) == 3  # images: NHWC suits the tensor cores
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
     # DistributedDataParallel averages the gradients over the processes in backward()
     model = ScoreModel(DistributedDataParallel(net) if world > 1 else net)
-    ema = copy.deepcopy(net).requires_grad_(False)
     optimizer = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY, fused=device.type == "cuda")
-
-    start, saved_step = 0, None  # saved_step: the step of the checkpoint on disk that this run stands on
-    if not args.fresh and os.path.exists(checkpoint_path):
-        state = load_checkpoint(checkpoint_path, device, net, optimizer, generator,
-                                hint="pass --fresh to overwrite it, or choose another --out")
-        net.load_state_dict(state["net"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        generators = state.get("rank_generators", [])
-        saved_state = state["generator"] if rank == 0 else generators[rank] if rank < len(generators) else None
-        if saved_state is not None and len(generators) in (0, world):
-            generator.set_state(saved_state.to(generator.get_state().device))
-        else:  # resumed with another number of processes: a fresh stream, fixed by the step
-            generator.manual_seed(SEED + rank + 7919 * state["step"])
-        start = saved_step = state["step"]
-
-    events_path = os.path.join(args.out, "events.jsonl")
-    if rank == 0:
-        if start == 0 and os.path.exists(events_path):
-            os.remove(events_path)  # a new training run starts a new event log
-        truncate_events(events_path, start)
-    log = EventLog(events_path) if rank == 0 else (lambda **event: None)
+    # the EMA weights, checkpoints (resumed exactly) and divergence checks
+    trainer = Trainer(args.out, net, optimizer, generator, TRAINING_HASH)
+    start = trainer.start(args.fresh, SEED)
+    log = trainer.log  # RUN_DIR/events.jsonl (rank 0's), cut back to the checkpoint's step
     compiled = COMPILE and not args.no_compile
     loss_step = torch.compile(loss_fn, mode=COMPILE_MODE) if compiled else loss_fn
-    batches = training_batches(data, batch, generator, device, seed=SEED + rank + 7919 * start)
+    batches = tensor_batches(data, batch, generator, device)
     log(event="train_start", step=start, steps=args.steps, device=str(device), compile=compiled, processes=world)
 
-    # Divergence is tracked on the device, without a host sync per step: first_bad is the first
-    # step whose loss or gradient norm is not finite (0: none yet). It is read at every event and
-    # checkpoint, so a checkpoint never holds weights from after that step.
-    step_count = torch.tensor(start, device=device)
-    first_bad = torch.zeros((), dtype=torch.long, device=device)
-
-    def what_is_kept():
-        if saved_step is not None:
-            return f"{checkpoint_path} keeps the weights of step {saved_step}, from before it"
-        if os.path.exists(checkpoint_path):
-            return f"no checkpoint of this run was written; {checkpoint_path} from before --fresh is untouched"
-        return "no checkpoint was written"
-
-    def stop_if_diverged(step):
-        bad = first_bad
-        if world > 1:  # the first bad step of any process
-            bad = torch.where(first_bad > 0, first_bad, args.steps + 1)
-            dist.all_reduce(bad, op=dist.ReduceOp.MIN)
-            bad = torch.where(bad > args.steps, 0, bad)
-        bad = int(bad)  # syncs here only
-        if bad > 0:
-            log(event="diverged", step=bad)
-            hint = ("no update had happened yet at step 1: does objective.weighting overflow?" if bad == 1
-                    else "Try a smaller train.lr or train.grad_clip.")
-            fail(EXIT_DIVERGED, f"training diverged: the loss or its gradient is not finite from step {bad} "
-                                f"(stopped at step {step}); {what_is_kept()}. {hint}")
-
-    running, count = torch.zeros((), device=device), 0
     for step in range(start + 1, args.steps + 1):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step)
         x0 = next(batches)
-        if channels_last:
-            x0 = x0.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=PRECISION == "bf16"):
             loss = loss_step(model, x0, generator)  # the objective draws its own times and noise
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         # the gradient norm is wanted even unclipped (max_norm inf scales by exactly 1): a non-finite
         # gradient poisons the weights under a finite loss
-        grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP if GRAD_CLIP is not None else math.inf)
+        grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
         optimizer.step()
-        ema_update(ema, net, EMA_DECAY)
-        step_count += 1
-        finite = torch.isfinite(loss.detach()) & torch.isfinite(grad_norm)
-        first_bad = torch.where(finite | (first_bad > 0), first_bad, step_count)
-        running, count = running + loss.detach(), count + 1
+        trainer.after_step(loss.detach(), grad_norm, EMA_DECAY)  # the EMA update; divergence, tracked on the device
         if step % LOG_EVERY == 0 or step == args.steps:
-            if world > 1:  # the loss of the global batch
-                dist.all_reduce(running)
-                running = running / world
-            mean_loss = (running / count).item()  # the mean since the last event; syncs only here
+            mean_loss = trainer.mean_loss()  # since the last event, over every process
             log(event="train", step=step, loss=mean_loss, finite=math.isfinite(mean_loss), lr=learning_rate(step))
-            stop_if_diverged(step)
-            running, count = torch.zeros((), device=device), 0
+            trainer.stop_if_diverged(step)
         if step % CHECKPOINT_EVERY == 0 or step == args.steps:
-            stop_if_diverged(step)
-            if not all(torch.isfinite(p).all() for p in net.parameters()):  # finite steps, infinite weights
-                fail(EXIT_DIVERGED, f"the weights are not finite at step {step}; {what_is_kept()}. "
-                                    "Try a smaller train.lr or train.grad_clip.")
-            state = {"step": step, "net": net.state_dict(), "ema": ema.state_dict(),
-                     "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                     "training_hash": TRAINING_HASH}
-            if world > 1:  # every process's noise stream, for an exact resume
-                generators = [None] * world
-                dist.all_gather_object(generators, generator.get_state())
-                state["rank_generators"] = generators
-            if rank == 0:
-                atomic_save(state, checkpoint_path)
-                note = export_weights(ema, os.path.join(checkpoint_dir, "model.safetensors"))
-                if note and saved_step is None:
-                    log(event="note", step=step, note=note)
-            saved_step = step
+            trainer.save(step)  # only when nothing diverged: no checkpoint holds weights from after
     log(event="train_done", step=max(start, args.steps))
-    if world > 1:  # leave together: a rank that tears gloo down while rank 0 still writes can abort
-        dist.barrier()
+    leave_together()
 
 
 if __name__ == "__main__":

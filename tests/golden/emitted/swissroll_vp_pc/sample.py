@@ -12,30 +12,30 @@ writes RUN_DIR/samples.npz (samples, nfe) and RUN_DIR/reference.npz (fresh data 
 Batch k of the n samples is drawn with its own generator, seeded by (seed, k): the samples are the same
 whichever process draws a batch, so N processes (rank r draws batches r, r + N, ...; rank 0 gathers them
 and alone writes files) give the samples of one process, up to floating-point differences between devices.
-Exit codes: 0 done, 2 usage, 4 the run directory cannot be written, 5 no usable checkpoint;
+Exit codes: 0 done, 2 usage, 4 the run directory cannot be written, 5 no usable checkpoint, 6 the run
+directory is in use by another run (scorec run, train.py or sample.py: RUN_DIR/.scorec.lock names it);
 each with one line "error: ..." on stderr.
 """
 
-import argparse
 import os
 import sys
 
-import numpy as np
 import torch
-import torch.distributed as dist
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402  (data, process, network, parameterization)
-    alpha, atomic_savez, bcast, build_network, check_writable, DATA_SHAPE, EventLog,
-    EXIT_CHECKPOINT, EXIT_IO, fail, io_error_message, load_checkpoint, prior_sample, reference_data,
-    remove_stale_temporaries, ScoreModel, SEED, setup_distributed, sigma, time_grid,
+    alpha, bcast, build_network, DATA_SHAPE, prior_sample, reference_data, ScoreModel, SEED, sigma,
+    SPEC_NAME, time_grid, TRAINING_HASH,
+)
+from runtime import (  # noqa: E402  (run plumbing, the same for every spec)
+    atomic_savez, event_log, leave_together, load_ema_weights, program_arguments, run_program,
+    SampleShare, setup_distributed,
 )
 
-TRAINED = True  # False: the network is the exact (analytic) score
 SAMPLE_STEPS = 500  # sampler steps
+NFE_PER_SAMPLE = 1001  # network evaluations per sample (counted by the compiler, checked by its tests)
 N_SAMPLES = 4000  # samples to draw
 BATCH_SIZE = 4000  # samples drawn at once
-FINAL_DENOISE = True  # finish with Tweedie's denoiser x0(x, t) at the grid's last time
 N_REFERENCE = 4000  # fresh data samples written for evaluation
 
 
@@ -90,115 +90,39 @@ def sample(model, x, generator, callback=None):
 
 
 def load_network(run_dir, device):
+    """The network with the EMA weights train.py saved in RUN_DIR/checkpoints/last.pt."""
     net = build_network().to(device)
-    if TRAINED:
-        path = os.path.join(run_dir, "checkpoints", "last.pt")
-        if not os.path.exists(path):
-            fail(EXIT_CHECKPOINT, f"no checkpoint at {path}: run train.py --out {run_dir} first")
-        state = load_checkpoint(path, device, net, hint=f"train this model first (train.py --out {run_dir} --fresh)")
-        net.load_state_dict(state["ema"])
+    load_ema_weights(net, run_dir, device, TRAINING_HASH)
     return net.eval().requires_grad_(False)
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", required=True, help="run directory")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+def main(argv=None):
+    parser = program_arguments(__doc__)
     parser.add_argument("--n", type=int, default=N_SAMPLES, help="number of samples")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="samples drawn at once")
     parser.add_argument("--seed", type=int, default=SEED + 1, help="sampling seed")
-    return parser.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    try:
-        draw(args)
-    except OSError as exc:  # an unwritable --out, a full disk, a file-size limit: one line, no traceback
-        fail(EXIT_IO, io_error_message(exc))
-    # After success only: a failed rank just exits and torchrun stops the others, whereas tearing the
-    # group down while they still wait in a collective can hang (with nccl).
-    if dist.is_initialized():
-        dist.destroy_process_group()
-
-
-def batch_sizes(n, batch_size):
-    """The sizes of the batches that make up n samples: full batches, then the rest."""
-    return [min(batch_size, n - start) for start in range(0, n, batch_size)]
-
-
-def batch_generator(seed, index, device):
-    """The generator of batch `index`: a stream of its own, so that a batch does not depend on which
-    process draws it, nor on the batches drawn before it. Batch 0 is seeded by `seed` itself (a run of
-    one batch draws what one generator for all samples drew); batch k > 0 by a seed derived from
-    (seed, k) by numpy's SeedSequence, which is built for spawning independent streams."""
-    if index > 0:
-        seed = int(np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1, np.uint64)[0])
-    return torch.Generator(device=device).manual_seed(seed)
-
-
-def gather_on_rank0(part, world):
-    """Every process's `part` on rank 0, in rank order (None on the other ranks). gather_object
-    pickles through the process group (gloo or nccl): no shard files to clean up after a kill."""
-    if world == 1:
-        return [part]
-    parts = [None] * world if dist.get_rank() == 0 else None
-    dist.gather_object(part, parts, dst=0)
-    return parts
+    run_program(draw, parser.parse_args(argv), SPEC_NAME, "sample.py")
 
 
 @torch.no_grad()  # not inference_mode: an energy model takes gradients of E to get its score
 def draw(args):
     rank, world, device = setup_distributed(args.device)
-    if rank == 0:
-        check_writable(args.out)
-        remove_stale_temporaries(args.out)  # left by a kill inside a write of samples.npz
     model = ScoreModel(load_network(args.out, device))
     t_end = time_grid(SAMPLE_STEPS, device)[-1]
-    log = EventLog(os.path.join(args.out, "sample_events.jsonl")) if rank == 0 else (lambda **event: None)
-    log(event="sample_start", total=args.n, nfe_per_sample=1001, processes=world)
-
-    sizes = batch_sizes(args.n, args.batch_size)
-    mine = range(rank, len(sizes), world)  # this process's batches
-    my_total = sum(sizes[index] for index in mine)
-    drawn, stats, done = {}, {}, 0
-    for index in mine:
-        size = sizes[index]
-        generator = batch_generator(args.seed, index, device)
-        x = prior_sample((size, *DATA_SHAPE), generator, device)
+    log = event_log(os.path.join(args.out, "sample_events.jsonl"))
+    log(event="sample_start", total=args.n, nfe_per_sample=NFE_PER_SAMPLE, processes=world)
+    share = SampleShare(args.n, args.batch_size, args.seed, SAMPLE_STEPS, device, log)  # this process's batches
+    for size, generator, progress in share:
         model.nfe, model.stats = 0, {}
-
-        def progress(step, done=done, size=size):  # rank 0's share stands for all: the ranks keep pace
-            if step % max(1, SAMPLE_STEPS // 50) == 0:  # about 50 events per batch
-                log(event="sample_progress", fraction=(done + size * step / SAMPLE_STEPS) / my_total)
-
+        x = prior_sample((size, *DATA_SHAPE), generator, device)
         x = sample(model, x, generator, callback=progress)
-        if FINAL_DENOISE:
-            x = model.x0(x, t_end.expand(size))
-        for key, value in model.stats.items():  # averaged over samples: stat_<name> in samples.npz
-            stats[key] = stats.get(key, 0.0) + float(value) * size
-        drawn[index] = x.float().cpu().numpy()
-        done += size
-        log(event="sample", done=round(args.n * done / my_total), total=args.n, nfe=model.nfe)
-
-    parts = gather_on_rank0({"batches": drawn, "stats": stats, "nfe": model.nfe}, world)
-    if rank == 0:  # only rank 0 writes; a failed rank stops them all before this, leaving the old files whole
-        write_samples(args, parts, len(sizes), log, world)
-    if world > 1:  # leave together: a rank that tears gloo down while rank 0 still writes can abort
-        dist.barrier()
-
-
-def write_samples(args, parts, n_batches, log, world):
-    """samples.npz from every process's batches (in batch order), and reference.npz."""
-    batches = {index: x for part in parts for index, x in part["batches"].items()}
-    samples = np.concatenate([batches[index] for index in range(n_batches)])
-    nfe = max(part["nfe"] for part in parts)  # the same in every batch (0 for a rank left without one)
-    keys = sorted({key for part in parts for key in part["stats"]})
-    totals = {key: sum(part["stats"].get(key, 0.0) for part in parts) for key in keys}
-    atomic_savez(os.path.join(args.out, "samples.npz"), samples=samples, nfe=np.array(nfe),
-                 **{f"stat_{key}": np.array(total / len(samples)) for key, total in totals.items()})
-    atomic_savez(os.path.join(args.out, "reference.npz"), samples=reference_data(N_REFERENCE, SEED + 2))
-    log(event="sample_done", n=len(samples), nfe=nfe, finite=bool(np.isfinite(samples).all()), processes=world)
+        x = model.x0(x, t_end.expand(size))  # Tweedie's denoiser E[x_0 | x] at the grid's last time
+        share.keep(x, model)
+    done = share.write(os.path.join(args.out, "samples.npz"))  # rank 0 gathers every batch and writes
+    if rank == 0:  # a failed rank stops them all before this, leaving the old files whole
+        atomic_savez(os.path.join(args.out, "reference.npz"), samples=reference_data(N_REFERENCE, SEED + 2))
+        log(event="sample_done", **done, processes=world)
+    leave_together()
 
 
 if __name__ == "__main__":
