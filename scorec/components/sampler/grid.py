@@ -1,0 +1,123 @@
+"""Where a few-step sampler puts its steps: `sample.grid: {kind, rho, ...}`.
+
+A grid is `steps + 1` levels of the process, noisiest first: the sampler evaluates the
+network at the first `steps` and, with `denoise: true`, its last step goes to the data
+(sigma = 0), which these solvers take as Tweedie's denoiser; with `denoise: false` the
+last level is the process's smallest time. Grids defined in sigma or log-SNR reach the
+process's time through one generic inverse of lambda(t) = log(alpha(t) / sigma(t)) in
+the emitted program (samplers/_levels.py.j2), never a copy per process.
+
+The kinds are a small registry here (each a GridKind: which processes it applies to and
+how it reads); their emitted code is templates/samplers/grids/<kind>.py.j2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from ...ir import SamplerNode
+from ..options import PositiveFloat, PositiveInt, Section
+from .base import SamplerOptions
+
+
+@dataclass(frozen=True)
+class GridKind:
+    name: str
+    needs: str | None  # the process trait it needs, if any
+    words: str  # how it lays the levels out, for the program's docstring
+
+    @property
+    def template(self) -> str:
+        return f"samplers/grids/{self.name}.py.j2"
+
+
+KINDS = {k.name: k for k in (
+    GridKind("uniform", None, "the process's own time_grid (uniform in t; a discrete chain's respacing)"),
+    GridKind("karras", "gaussian_kernel", "Karras et al.'s rho-spacing of sigma/alpha, rho = {rho:g}"),
+    GridKind("logsnr", "gaussian_kernel", "uniform in the log-SNR lambda = log(alpha/sigma)"),
+    GridKind("quadratic", "gaussian_kernel", "uniform in sqrt(t) (DPM-Solver's time_quadratic)"),
+    GridKind("linspace", "discrete_time", "integer steps as diffusers' timestep_spacing 'linspace'"),
+    GridKind("leading", "discrete_time", "integer steps as diffusers' multistep schedulers' 'leading'"),
+    GridKind("trailing", "discrete_time", "integer steps as diffusers' timestep_spacing 'trailing'"),
+    GridKind("optimized", "gaussian_kernel",
+             "optimised for this model at sample time: the levels that bring the solver's samples of a "
+             "calibration batch closest to a {reference_steps}-step solution (RUN_DIR/grid.json)"),
+)}
+
+
+class GridOptions(Section):
+    kind: Literal[tuple(KINDS)] = Field(..., description=" | ".join(KINDS))  # type: ignore[valid-type]
+    rho: PositiveFloat = Field(7.0, description="karras: the spacing exponent (7 in Karras et al.)")
+    calibration: PositiveInt = Field(256, description="optimized: samples of the calibration batch")
+    iterations: PositiveInt = Field(150, description="optimized: Adam steps over the levels")
+    reference_steps: PositiveInt = Field(200, description="optimized: steps of the reference solution")
+
+
+@dataclass(frozen=True)
+class GridNode:
+    kind: str
+    rho: float
+    calibration: int
+    iterations: int
+    reference_steps: int
+    template: str
+    text: str  # in words, for the emitted docstring
+
+
+class GridSamplerOptions(SamplerOptions):
+    """A sampler that walks any process with a Gaussian kernel on a chosen grid."""
+
+    grid: GridOptions | None = Field(None, description="where the steps go (null: the sampler's default "
+                                                       "for the process)")
+
+    def default_grid(self, ctx) -> str:
+        """The grid a spec gets when it names none."""
+        return "linspace" if ctx.has("process", "discrete_time") else "logsnr"
+
+    def lower_grid(self, ctx, min_steps: int = 1) -> GridNode:
+        """The grid's node; a located error where the kind does not apply to the process."""
+        options = self.grid or GridOptions(kind=self.default_grid(ctx))
+        kind = KINDS[options.kind]
+        if kind.needs is not None and not ctx.has("process", kind.needs):
+            fits = [k.name for k in KINDS.values() if k.needs is None or ctx.has("process", k.needs)]
+            raise ctx.error("grid", f"grid '{kind.name}' does not apply to process "
+                                    f"'{ctx.chosen['process'].kind}': it needs {_phrase(kind.needs)}",
+                            f"grids for this process: {', '.join(fits)}")
+        if self.steps < min_steps:
+            raise ctx.error("steps", f"sample.steps ({self.steps}) is too few for sampler '{self.sampler}'",
+                            f"use at least {min_steps} steps")
+        text = kind.words.format(rho=options.rho, reference_steps=options.reference_steps)
+        return GridNode(kind=kind.name, rho=options.rho, calibration=options.calibration,
+                        iterations=options.iterations, reference_steps=options.reference_steps,
+                        template=kind.template, text=f"{self.steps} steps, {text}"
+                        + ("; the last step to the data (Tweedie's denoiser)" if self.denoise else ""))
+
+    def check_order(self, ctx, order: int, field: str = "order") -> None:
+        """A multistep order needs that many steps to build its history."""
+        if order > self.steps:
+            raise ctx.error(field, f"{field} {order} needs at least {order} steps, but sample.steps is {self.steps}",
+                            f"lower {field} to at most {self.steps}, or raise sample.steps")
+
+    def grid_fields(self, ctx, nfe: int, min_steps: int = 1) -> dict:
+        """The SamplerNode fields of a grid sampler: the common ones, the grid, and no separate denoiser
+        (the last step to the data is the denoiser)."""
+        grid = self.lower_grid(ctx, min_steps)
+        common = self.common(ctx, nfe=nfe, final_denoise=False)
+        return {**common, "grid": grid.text, "time_grid": grid, "denoise_last": self.denoise,
+                "prepares": grid.kind == "optimized"}
+
+
+def _phrase(trait: str) -> str:
+    from ..registry import FAMILIES
+
+    return FAMILIES["process"].traits[trait].phrase
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridSamplerNode(SamplerNode):
+    time_grid: GridNode
+    denoise_last: bool  # the last step goes to the data (sigma = 0): the denoiser, no extra evaluation
+    prepares: bool  # sample.py calls prepare_sampler(model, run_dir, device) once before sampling
