@@ -51,10 +51,12 @@ sample: {sample}
 SCOREC = {
     "scorec dpm_solver 2M logsnr": ("{{sampler: dpm_solver, order: 2, steps: {steps}}}", lambda b: b),
     "scorec dpm_solver 3M logsnr": ("{{sampler: dpm_solver, order: 3, steps: {steps}}}", lambda b: b),
-    "scorec dpm_solver 3M optimized": ("{{sampler: dpm_solver, order: 3, steps: {steps}, grid: {{kind: optimized}}}}",
+    "scorec dpm_solver 3M optimized": ("{{sampler: dpm_solver, order: 3, steps: {steps}, lower_order_final: false, "
+                                       "grid: {{kind: optimized}}}}",
                                        lambda b: b),
     "scorec unipc 3 logsnr": ("{{sampler: unipc, order: 3, steps: {steps}}}", lambda b: b),
-    "scorec unipc 3 optimized": ("{{sampler: unipc, order: 3, steps: {steps}, grid: {{kind: optimized}}}}",
+    "scorec unipc 3 optimized": ("{{sampler: unipc, order: 3, steps: {steps}, lower_order_final: false, "
+                                 "grid: {{kind: optimized}}}}",
                                  lambda b: b),
     "scorec ipndm 4 karras": ("{{sampler: ipndm, steps: {steps}}}", lambda b: b),
     "scorec ipndm 4 logsnr": ("{{sampler: ipndm, steps: {steps}, grid: {{kind: logsnr}}}}", lambda b: b),

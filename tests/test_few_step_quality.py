@@ -38,10 +38,8 @@ CASES = {  # name: (mixture, sample section, target SW1 at n = 50000)
     "issue-ipndm-karras-10": ("issue", "{sampler: ipndm, steps: 10}", 0.040),
     "issue-3m-optimized-10": ("issue", f"{{sampler: dpm_solver, order: 3, lower_order_final: false, steps: 10, "
                                        f"{OPTIMIZED}}}", 0.040),
-    "issue-3m-optimized-5": ("issue", f"{{sampler: dpm_solver, order: 3, lower_order_final: false, steps: 5, "
-                                      f"{OPTIMIZED}}}", 0.075),
-    "ring-3m-optimized-5": ("ring", f"{{sampler: dpm_solver, order: 3, lower_order_final: false, steps: 5, "
-                                    f"{OPTIMIZED}}}", 0.075),
+    "issue-ipndm-optimized-5": ("issue", f"{{sampler: ipndm, steps: 5, {OPTIMIZED}}}", 0.075),
+    "ring-ipndm-optimized-5": ("ring", f"{{sampler: ipndm, steps: 5, {OPTIMIZED}}}", 0.075),
 }
 
 

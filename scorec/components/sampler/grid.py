@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ...diagnostics import SpecError
 from ...ir import SamplerNode
 from ..options import PositiveFloat, PositiveInt, Section
 from .base import SamplerOptions
@@ -83,8 +84,8 @@ class GridSamplerOptions(SamplerOptions):
         kind = KINDS[options.kind]
         if kind.needs is not None and not ctx.has("process", kind.needs):
             fits = [k.name for k in KINDS.values() if k.needs is None or ctx.has("process", k.needs)]
-            raise ctx.error("grid", f"grid '{kind.name}' does not apply to process "
-                                    f"'{ctx.chosen['process'].kind}': it needs {_phrase(kind.needs)}",
+            raise SpecError(f"grid '{kind.name}' does not apply to process '{ctx.chosen['process'].kind}': "
+                            f"it needs {_phrase(kind.needs)}", ctx.span("grid", "kind"),
                             f"grids for this process: {', '.join(fits)}")
         if self.steps < min_steps:
             raise ctx.error("steps", f"sample.steps ({self.steps}) is too few for sampler '{self.sampler}'",
