@@ -36,16 +36,14 @@ class GridKind:
 
 
 KINDS = {k.name: k for k in (
-    GridKind("uniform", None, "the process's own time_grid (uniform in t; a discrete chain's respacing)"),
-    GridKind("karras", "gaussian_kernel", "Karras et al.'s rho-spacing of sigma/alpha, rho = {rho:g}"),
-    GridKind("logsnr", "gaussian_kernel", "uniform in the log-SNR lambda = log(alpha/sigma)"),
-    GridKind("quadratic", "gaussian_kernel", "uniform in sqrt(t) (DPM-Solver's time_quadratic)"),
-    GridKind("linspace", "discrete_time", "integer steps as diffusers' timestep_spacing 'linspace'"),
-    GridKind("leading", "discrete_time", "integer steps as diffusers' multistep schedulers' 'leading'"),
-    GridKind("trailing", "discrete_time", "integer steps as diffusers' timestep_spacing 'trailing'"),
-    GridKind("optimized", "gaussian_kernel",
-             "optimised for this model at sample time: the levels that bring the solver's samples of a "
-             "calibration batch closest to a {reference_steps}-step solution (RUN_DIR/grid.json)"),
+    GridKind("uniform", None, "the process's own time_grid"),
+    GridKind("karras", "gaussian_kernel", "Karras et al.'s spacing of sigma/alpha, rho {rho:g}"),
+    GridKind("logsnr", "gaussian_kernel", "uniform in the log-SNR"),
+    GridKind("quadratic", "gaussian_kernel", "uniform in sqrt(t)"),
+    GridKind("linspace", "discrete_time", "diffusers' 'linspace' timestep spacing"),
+    GridKind("leading", "discrete_time", "diffusers' 'leading' timestep spacing (multistep schedulers)"),
+    GridKind("trailing", "discrete_time", "diffusers' 'trailing' timestep spacing"),
+    GridKind("optimized", "gaussian_kernel", "fitted to this model when sampling (RUN_DIR/grid.json)"),
 )}
 
 
@@ -90,11 +88,11 @@ class GridSamplerOptions(SamplerOptions):
         if self.steps < min_steps:
             raise ctx.error("steps", f"sample.steps ({self.steps}) is too few for sampler '{self.sampler}'",
                             f"use at least {min_steps} steps")
-        text = kind.words.format(rho=options.rho, reference_steps=options.reference_steps)
+        text = kind.words.format(rho=options.rho)
         return GridNode(kind=kind.name, rho=options.rho, calibration=options.calibration,
                         iterations=options.iterations, reference_steps=options.reference_steps,
                         template=kind.template, text=f"{self.steps} steps, {text}"
-                        + ("; the last step to the data (Tweedie's denoiser)" if self.denoise else ""))
+                        + ("; last step to the data" if self.denoise else ""))
 
     def check_order(self, ctx, order: int, field: str = "order") -> None:
         """A multistep order needs that many steps to build its history."""
