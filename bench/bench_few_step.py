@@ -149,7 +149,9 @@ def main(argv=None):
     parser.add_argument("--nfe", default="5,10,20,50")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated substrings of the labels to run")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: stable on a shared machine)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     budgets = [int(b) for b in args.nfe.split(",")]
     peers = {} if args.no_peers else peer_schedulers()
     labels = [*SCOREC, *peers]

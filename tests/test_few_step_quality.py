@@ -2,13 +2,16 @@
 on a 5-mode mixture like the issue's (std 0.4, modes 3 apart), and the same on a mixture of our own.
 
 The issue's targets hold at n = 50000, whose noise floor (the SW1 between two independent sets of true
-samples) is about 0.0175. These tests draw n = 20000 (a few seconds), whose floor is higher; the bound
-is the target plus the difference of the two floors, both measured here (the 50000 one once, with
-numpy only). bench/bench_few_step.py prints the full table beside diffusers' schedulers.
+samples) is about 0.0175. These tests draw n = 10000 (seconds), whose floor is higher (~0.04); the bound
+is the target plus the difference of the two floors: the one at n measured here, the one at 50000 from
+it by the 1/sqrt(n) law of a one-dimensional empirical W1 (0.018 for the issue's mixture). Diffusers'
+best at 10 NFE (0.071 at n = 50000) would not meet these bounds. bench/bench_few_step.py prints the
+full table beside diffusers' schedulers.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -18,7 +21,7 @@ import torch
 from emitted import build, compile_text
 from scorec.metrics import sliced_wasserstein
 
-N = 20000
+N = 10000
 MIXTURES = {
     "issue": (None, [[-3.0, 0.0], [0.0, 0.0], [3.0, 0.0], [0.0, 3.0], [0.0, -3.0]], 0.4),
     "ring": (None, [[round(4 * math.cos(k * math.pi / 4), 6), round(4 * math.sin(k * math.pi / 4), 6)]
@@ -49,9 +52,10 @@ def true_samples(name, n, seed):
     return np.asarray(means)[rng.integers(0, len(means), n)] + std * rng.standard_normal((n, 2))
 
 
-def floor(name, n):
+@functools.lru_cache(maxsize=None)
+def floor(name, n=N):
     return float(np.mean([sliced_wasserstein(true_samples(name, n, 100 + 2 * i), true_samples(name, n, 101 + 2 * i),
-                                             seed=7) for i in range(3)]))
+                                             seed=7) for i in range(2)]))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -64,7 +68,7 @@ def test_few_step_samples_meet_the_issue_targets(case, tmp_path):
     data = np.load(tmp_path / "samples.npz")
     assert int(data["nfe"]) <= (10 if target == 0.040 else 5)
     sw = sliced_wasserstein(data["samples"], true_samples(name, N, 1), seed=7)
-    bound = target + floor(name, N) - floor(name, 50000)
+    bound = target + floor(name, N) * (1 - (N / 50000) ** 0.5)
     print(f"{case}: SW1 {sw:.4f} at {int(data['nfe'])} NFE (bound {bound:.4f})")
     assert sw <= bound
     if ir.sampler.prepares:  # the optimized grid is recorded in the run directory and reused
