@@ -214,6 +214,20 @@ NFE_CASES = {
     "annealed-langevin": (LADDER, "{sampler: annealed_langevin, steps_per_level: 3, step_size: 0.01}", 4 * 3, True),
     "annealed-langevin-no-denoise": (LADDER, "{sampler: annealed_langevin, steps_per_level: 2, denoise: false}",
                                      4 * 2, False),
+    # few-step samplers: the last step to the data is the denoiser (no extra evaluation)
+    "dpm-solver-2m": (VP, "{sampler: dpm_solver, steps: 5}", 5, False),
+    "dpm-solver-3m-sde-discrete": (DISCRETE, "{sampler: dpm_solver, steps: 6, order: 3, variant: sde}", 6, False),
+    "dpm-solver-no-denoise-karras": (VP, "{sampler: dpm_solver, steps: 4, denoise: false, grid: {kind: karras}}", 4,
+                                     False),
+    "unipc-3": (VP, "{sampler: unipc, steps: 5, order: 3}", 5, False),
+    "unipc-discrete-trailing": (DISCRETE, "{sampler: unipc, steps: 4, grid: {kind: trailing}}", 4, False),
+    "edm": (VP, "{sampler: edm, steps: 4}", 2 * 4 - 1, False),
+    "edm-churn-no-denoise": (VP, "{sampler: edm, steps: 3, churn: 2.0, denoise: false}", 2 * 3, False),
+    "edm-discrete-karras": (DISCRETE, "{sampler: edm, steps: 3}", 2 * 3 - 1, False),
+    "ipndm-4": (VP, "{sampler: ipndm, steps: 6, grid: {kind: quadratic}}", 6, False),
+    "ipndm-optimized": (VP, "{sampler: ipndm, steps: 4, grid: {kind: optimized, calibration: 8, iterations: 2, "
+                            "reference_steps: 12}}", 4, False),
+    "dpm-solver-logsnr-leading": (DISCRETE, "{sampler: dpm_solver, steps: 3, grid: {kind: leading}}", 3, False),
 }
 
 
@@ -232,6 +246,9 @@ def test_nfe_counted_by_lowering_is_what_the_sampler_does(case, tmp_path):
     model = s.ScoreModel(s.load_network(str(tmp_path), device))
     generator = torch.Generator(device=device).manual_seed(0)
     x = s.prior_sample((3, *s.DATA_SHAPE), generator, device)
+    if getattr(ir.sampler, "prepares", False):  # an optimized grid is found once, before sampling
+        s.prepare_sampler(model, str(tmp_path / "grid.json"), device)
+        assert model.nfe == 0  # the calibration's evaluations are not the sampler's
     with torch.inference_mode():
         out = s.sample(model, x, generator)
     assert model.nfe == loop_nfe
@@ -269,6 +286,17 @@ def _errors(text: str) -> list[SpecError]:
      "exceeds the process's 10 timesteps"),
     (SWISS + "process: {kind: discrete}\nsample: {sampler: ancestral, denoise: false}\n", 5,
      "denoise: false does not apply"),
+    (SWISS + "process: {kind: ncsn}\nsample: {sampler: dpm_solver}\n", 5,
+     "sampler 'dpm_solver' needs a process with a Gaussian kernel"),
+    (SWISS + "process: {kind: none}\nsample: {sampler: unipc}\n", 5, "sampler 'unipc' needs a process with a Gaussian"),
+    (SWISS + "process: {kind: vp}\nsample:\n  sampler: edm\n  grid: {kind: linspace}\n", 7,
+     "grid 'linspace' does not apply to process 'vp'"),
+    (SWISS + "process: {kind: vp}\nsample:\n  sampler: dpm_solver\n  steps: 2\n  order: 3\n", 8,
+     "order 3 needs at least 3 steps"),
+    (SWISS + "process: {kind: vp}\nsample:\n  sampler: ipndm\n  order: 4\n  steps: 3\n", 7,
+     "order 4 needs at least 4 steps"),
+    (SWISS + "process: {kind: vp}\nsample:\n  sampler: dpm_solver\n  variant: sde\n  grid: {kind: optimized}\n", 8,
+     "grid 'optimized' is fitted to a deterministic solver"),
 ])
 def test_incompatible_choices_are_located_spec_errors(text, line, fragment):
     errors = _errors(text)

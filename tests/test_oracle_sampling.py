@@ -67,6 +67,21 @@ CASES = {
     "linear-ddim": (LINEAR, "{sampler: ddim, steps: 250, eta: 0.0}", "eps"),
     "cosine-ancestral": (COSINE, "{sampler: ancestral, steps: 1000}", "score"),
     "cosine-ddim-eta1": (COSINE, "{sampler: ddim, steps: 500, eta: 1.0}", "eps"),
+    # few-step samplers with enough steps: every process with a Gaussian kernel, through one contract
+    "vp-dpm-solver-3m": (VP, "{sampler: dpm_solver, order: 3, steps: 40}", "eps"),
+    "ve-dpm-solver-2m-karras": (VE_WIDE, "{sampler: dpm_solver, steps: 40, grid: {kind: karras}}", "score"),
+    "linear-dpm-solver-sde": (LINEAR, "{sampler: dpm_solver, variant: sde, steps: 100}", "eps"),
+    "sde-shifted-dpm-solver": (SDE_SHIFTED, "{sampler: dpm_solver, order: 3, steps: 40}", "eps"),
+    "vp-unipc-3": (VP, "{sampler: unipc, order: 3, steps: 40}", "eps"),
+    "ve-unipc-2": (VE_WIDE, "{sampler: unipc, steps: 40}", "eps"),
+    "cosine-unipc-karras": (COSINE, "{sampler: unipc, order: 3, steps: 40, grid: {kind: karras}}", "eps"),
+    "vp-edm": (VP, "{sampler: edm, steps: 30, grid: {kind: logsnr}}", "eps"),
+    "ve-edm-churn": (VE, "{sampler: edm, steps: 40, churn: 30.0, s_tmin: 0.05, s_tmax: 10.0}", "eps"),
+    "linear-edm": (LINEAR, "{sampler: edm, steps: 30}", "eps"),
+    "subvp-ipndm": (SUBVP, "{sampler: ipndm, steps: 40, grid: {kind: quadratic}}", "eps"),
+    "ve-ipndm": (VE_WIDE, "{sampler: ipndm, steps: 40}", "eps"),
+    "linear-ipndm-trailing": (LINEAR, "{sampler: ipndm, steps: 40, grid: {kind: trailing}}", "eps"),
+    "vp-ode-dopri5": (VP, "{sampler: ode, method: dopri5, rtol: 1.0e-4, atol: 1.0e-4}", "eps"),
 }
 
 

@@ -19,7 +19,7 @@ from ..options import PositiveFloat, Probability, Section, ordered
 t = E.var("t")
 
 # What every continuous Gaussian SDE provides (its components' `traits`).
-CONTINUOUS_TRAITS = ("continuous_time", "noise_conditional", "density_end")
+CONTINUOUS_TRAITS = ("continuous_time", "noise_conditional", "density_end", "gaussian_kernel")
 
 
 def call(name: str) -> E.Expr:

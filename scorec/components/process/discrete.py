@@ -35,7 +35,7 @@ class MarkovChainNode(ProcessNode):
         return f"i = 1 + floor(k {self.constant('N_STEPS')} / {steps}) for k = {steps - 1}..0, then i = 0"
 
 
-@component("process", traits=("discrete_time",))
+@component("process", traits=("discrete_time", "gaussian_kernel"))
 class DiscreteProcess(Section):
     """x_i = sqrt(1 - beta_i) x_{i-1} + sqrt(beta_i) z, i = 1..N."""
 

@@ -1,0 +1,186 @@
+"""Quality per network evaluation: scorec's few-step samplers and grids beside diffusers' schedulers.
+
+Every sampler is driven by the exact score of a Gaussian mixture (scorec: the `analytic` network in the
+emitted programs; diffusers: the same mixture's exact epsilon at the noise level the scheduler steps
+from), and judged by the sliced Wasserstein-1 distance of its samples to fresh samples of the mixture,
+beside the floor (the SW1 between two independent sets of true samples of the same size). One run
+prints, for each mixture, a table of SW1 at 5, 10, 20 and 50 NFE (a sampler whose NFE comes in other
+counts, Heun's 2N - 1, takes the largest count within the budget).
+
+    python bench/bench_few_step.py [--n 50000] [--mixtures issue,uneven,ring] [--nfe 5,10,20,50] [--no-peers]
+
+scorec runs the variance-preserving SDE (beta 0.1..20, t_eps 1e-3); diffusers its 1000-step linear
+DDPM schedule (beta 1e-4..0.02), that SDE's discretisation. diffusers is optional (pip install diffusers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from emitted import build, compile_text  # noqa: E402
+from scorec.metrics import sliced_wasserstein  # noqa: E402
+
+MIXTURES = {  # name: (weights, means, std)
+    "issue": (None, [[-3.0, 0.0], [0.0, 0.0], [3.0, 0.0], [0.0, 3.0], [0.0, -3.0]], 0.4),
+    "uneven": ([0.6, 0.3, 0.1], [[-2.0, 0.0], [2.0, 0.0], [0.0, 2.5]], 0.3),
+    "ring": (None, [[round(4 * math.cos(k * math.pi / 4), 6), round(4 * math.sin(k * math.pi / 4), 6)]
+                    for k in range(8)], 0.3),
+}
+SPEC = """
+scorec: 1
+name: bench-few-step
+seed: 0
+data: {{source: gmm, weights: {weights}, means: {means}, std: {std}}}
+process: {{kind: vp, beta_min: 0.1, beta_max: 20.0, t_eps: 1.0e-3}}
+model: {{parameterization: eps, network: {{kind: analytic}}}}
+sample: {sample}
+"""
+
+# label: (sample section with {steps}, steps for an NFE budget)
+SCOREC = {
+    "scorec dpm_solver 2M logsnr": ("{{sampler: dpm_solver, order: 2, steps: {steps}}}", lambda b: b),
+    "scorec dpm_solver 3M logsnr": ("{{sampler: dpm_solver, order: 3, steps: {steps}}}", lambda b: b),
+    "scorec dpm_solver 3M optimized": ("{{sampler: dpm_solver, order: 3, steps: {steps}, lower_order_final: false, "
+                                       "grid: {{kind: optimized}}}}",
+                                       lambda b: b),
+    "scorec unipc 3 logsnr": ("{{sampler: unipc, order: 3, steps: {steps}}}", lambda b: b),
+    "scorec unipc 3 optimized": ("{{sampler: unipc, order: 3, steps: {steps}, lower_order_final: false, "
+                                 "grid: {{kind: optimized}}}}",
+                                 lambda b: b),
+    "scorec ipndm 4 karras": ("{{sampler: ipndm, steps: {steps}}}", lambda b: b),
+    "scorec ipndm 4 logsnr": ("{{sampler: ipndm, steps: {steps}, grid: {{kind: logsnr}}}}", lambda b: b),
+    "scorec ipndm 4 optimized": ("{{sampler: ipndm, steps: {steps}, grid: {{kind: optimized}}}}", lambda b: b),
+    "scorec edm heun karras": ("{{sampler: edm, steps: {steps}}}", lambda b: (b + 1) // 2),
+    "scorec edm heun optimized": ("{{sampler: edm, steps: {steps}, grid: {{kind: optimized}}}}", lambda b: (b + 1) // 2),
+}
+
+
+def true_samples(mixture, n, seed):
+    weights, means, std = mixture
+    rng = np.random.default_rng(seed)
+    k = rng.choice(len(means), size=n, p=weights)
+    return np.asarray(means)[k] + std * rng.standard_normal((n, 2))
+
+
+def exact_eps(x, alpha, sigma, mixture):
+    """The mixture's exact epsilon at x_t = alpha x_0 + sigma z (float64): -sigma grad log p_t."""
+    weights, means, std = mixture
+    mu = torch.tensor(means, dtype=torch.float64)
+    log_w = torch.log(torch.tensor(weights or [1 / len(means)] * len(means), dtype=torch.float64))
+    v = alpha**2 * std**2 + sigma**2
+    diff = x.double()[:, None, :] - alpha * mu[None]
+    r = torch.softmax(log_w - 0.5 * (diff**2).sum(-1) / v, dim=1)
+    return sigma * (r[:, :, None] * diff / v).sum(1)
+
+
+def run_scorec(label, mixture, budget, n, workdir):
+    section, steps_for = SCOREC[label]
+    steps = steps_for(budget)
+    weights, means, std = mixture
+    text = SPEC.format(weights=weights or [1 / len(means)] * len(means), means=means, std=std,
+                       sample=section.format(steps=steps))
+    folder = Path(tempfile.mkdtemp(dir=workdir))
+    s = build(compile_text(text), folder).sample
+    device = torch.device("cpu")
+    model = s.ScoreModel(s.load_network(str(folder), device))
+    if getattr(s, "prepare_sampler", None):
+        s.prepare_sampler(model, str(folder / "grid.json"), device)
+    generator = torch.Generator().manual_seed(11)
+    x = s.prior_sample((n, 2), generator, device)
+    model.nfe = 0
+    with torch.no_grad():
+        out = s.sample(model, x, generator)
+    return out.numpy(), model.nfe
+
+
+def peer_schedulers():
+    try:
+        import diffusers
+    except ImportError:
+        return {}
+    out = {}
+    for karras in (False, True):
+        tag = " karras" if karras else ""
+        out[f"diffusers DPM++ 2M{tag}"] = (diffusers.DPMSolverMultistepScheduler, dict(solver_order=2), karras, 1)
+        out[f"diffusers DPM++ 3M{tag}"] = (diffusers.DPMSolverMultistepScheduler, dict(solver_order=3), karras, 1)
+        out[f"diffusers UniPC bh2 3{tag}"] = (diffusers.UniPCMultistepScheduler, dict(solver_order=3), karras, 1)
+        out[f"diffusers DEIS 3{tag}"] = (diffusers.DEISMultistepScheduler, dict(solver_order=3), karras, 1)
+        out[f"diffusers Euler{tag}"] = (diffusers.EulerDiscreteScheduler, {}, karras, 1)
+        out[f"diffusers Heun{tag}"] = (diffusers.HeunDiscreteScheduler, {}, karras, 2)
+    return out
+
+
+def run_diffusers(entry, mixture, budget, n):
+    cls, options, karras, per_step = entry
+    scheduler = cls(num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02,
+                    use_karras_sigmas=karras, **options)
+    steps = budget if per_step == 1 else (budget + 1) // 2
+    scheduler.set_timesteps(steps)
+    generator = torch.Generator().manual_seed(11)
+    x = torch.randn((n, 2), generator=generator) * scheduler.init_noise_sigma
+    nfe = 0
+    with torch.no_grad():
+        for t in scheduler.timesteps:
+            model_input = scheduler.scale_model_input(x, t)
+            index = scheduler.step_index if scheduler.step_index is not None else 0
+            level = float(scheduler.sigmas[index])  # sigma/alpha the scheduler steps from
+            alpha = 1 / math.sqrt(1 + level**2)
+            eps = exact_eps(model_input, alpha, level * alpha, mixture).float()
+            nfe += 1
+            x = scheduler.step(eps, t, x).prev_sample
+    return x.numpy(), nfe
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=50000)
+    parser.add_argument("--mixtures", default=",".join(MIXTURES))
+    parser.add_argument("--nfe", default="5,10,20,50")
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--only", default="", help="comma-separated substrings of the labels to run")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: stable on a shared machine)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    budgets = [int(b) for b in args.nfe.split(",")]
+    peers = {} if args.no_peers else peer_schedulers()
+    labels = [*SCOREC, *peers]
+    if args.only:
+        labels = [label for label in labels if any(part in label for part in args.only.split(","))]
+    with tempfile.TemporaryDirectory() as workdir:
+        for name in args.mixtures.split(","):
+            mixture = MIXTURES[name]
+            truth = true_samples(mixture, args.n, 1)
+            floor = np.mean([sliced_wasserstein(true_samples(mixture, args.n, 100 + 2 * i),
+                                                true_samples(mixture, args.n, 101 + 2 * i), seed=7) for i in range(2)])
+            print(f"\nmixture '{name}' ({len(mixture[1])} modes, std {mixture[2]}), n = {args.n}: "
+                  f"SW1 to truth (floor {floor:.4f}); cell: SW1 (NFE)", flush=True)
+            print(f"{'sampler':36s}" + "".join(f"{'<= ' + str(b) + ' NFE':>17s}" for b in budgets), flush=True)
+            best = {b: (math.inf, "") for b in budgets}
+            for label in labels:
+                cells, start = [], time.time()
+                for budget in budgets:
+                    if label in SCOREC:
+                        x, nfe = run_scorec(label, mixture, budget, args.n, workdir)
+                    else:
+                        x, nfe = run_diffusers(peers[label], mixture, budget, args.n)
+                    sw = sliced_wasserstein(x, truth, seed=7) if np.isfinite(x).all() else math.inf
+                    cells.append(f"{sw:10.4f} ({nfe:3d})")
+                    best[budget] = min(best[budget], (sw, label))
+                print(f"{label:36s}" + "".join(f"{c:>17s}" for c in cells) + f"   [{time.time() - start:.0f} s]",
+                      flush=True)
+            print("best: " + "; ".join(f"<= {b} NFE {best[b][0]:.4f} ({best[b][1]})" for b in budgets), flush=True)
+
+
+if __name__ == "__main__":
+    main()
