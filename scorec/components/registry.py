@@ -65,10 +65,13 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("network", "kind", "networks", ("build_network",), ("data", "process", "parameterization"), traits={
         "exact": Trait("an exact (analytic) score"),
     }),
-    Family("parameterization", "kind", "parameterization", ("ScoreModel", "oracle_output"), ("process",),
+    Family("parameterization", "kind", "parameterization", ("ScoreModel", "prediction_target", "oracle_output"),
+           ("process",),
            scalar=True, traits={
                # the network outputs one scalar E(x, t) per sample; ScoreModel.energy is defined
                "scalar_energy": Trait("an energy E(x, t) (p_t proportional to exp(-E))"),
+               # meaningful without noise (process none): the score or the energy of the density itself
+               "density_model": Trait("a model of the density itself (its score or energy)"),
            }),
     Family("objective", "kind", "objectives", ("loss_fn",), ("process", "parameterization"), traits={
         "dimension_free": Trait("an objective whose cost per sample does not grow with the dimension"),
