@@ -72,6 +72,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                "scalar_energy": Trait("an energy E(x, t) (p_t proportional to exp(-E))"),
                # meaningful without noise (process none): the score or the energy of the density itself
                "density_model": Trait("a model of the density itself (its score or energy)"),
+               # x_0 and eps stay finite where alpha(t) = 0 (a zero-terminal-SNR chain's last step)
+               "terminal_safe": Trait("a parameterization that stays finite where alpha(t) = 0"),
            }),
     Family("objective", "kind", "objectives", ("loss_fn",), ("process", "parameterization"), traits={
         "dimension_free": Trait("an objective whose cost per sample does not grow with the dimension"),
