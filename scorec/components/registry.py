@@ -75,6 +75,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                "density_model": Trait("a model of the density itself (its score or energy)"),
                # x_0 and eps stay finite where alpha(t) = 0 (a zero-terminal-SNR chain's last step)
                "terminal_safe": Trait("a parameterization that stays finite where alpha(t) = 0"),
+               # the network predicts u = alpha'(t) x_0 + sigma'(t) z, what flow matching regresses
+               "path_velocity": Trait("a velocity u = alpha'(t) x_0 + sigma'(t) z"),
            }),
     Family("objective", "kind", "objectives", ("loss_fn",), ("process", "parameterization"), traits={
         "dimension_free": Trait("an objective whose cost per sample does not grow with the dimension"),
