@@ -62,6 +62,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                "density_end": Trait("a density at the grid's last time (a continuous process, "
                                     "an NCSN ladder, or the data density itself)"),
                "timeless": Trait("no time (the data density itself)"),
+               "gaussian_kernel": Trait("a process with a Gaussian kernel x_t = alpha(t) x_0 + sigma(t) z"),
            }),
     Family("network", "kind", "networks", ("build_network",), ("data", "process", "parameterization"), traits={
         "exact": Trait("an exact (analytic) score"),
