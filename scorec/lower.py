@@ -35,6 +35,7 @@ class Context:
     lowered: dict[str, Node]  # the nodes lowered so far, by family
     chosen: dict[str, Component]  # the top-level component of each family
     checking: bool = False  # only validating (scorec check): skip derivations that change no verdict
+    train: Any = None  # the spec's train section (an objective's cost depends on the batch size)
 
     @property
     def data(self) -> Any:
@@ -64,7 +65,7 @@ class Context:
 def _lower_one(options: Any, family: str, ctx: Context, key: str) -> Node:
     comp = _component_of(family, options)
     instance = comp.options(**{registry.FAMILIES[family].tag: options}) if isinstance(options, str) else options
-    return instance.lower(Context(ctx.source, ctx.path + (key,), ctx.lowered, ctx.chosen, ctx.checking))
+    return instance.lower(Context(ctx.source, ctx.path + (key,), ctx.lowered, ctx.chosen, ctx.checking, ctx.train))
 
 
 def _component_of(family: str, options: Any) -> Component:
@@ -126,7 +127,7 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
     check_needs(spec, chosen, source)
     lowered: dict[str, Node] = {}
     for family, path in SECTIONS.items():
-        ctx = Context(source, path[:-1], lowered, chosen, checking)
+        ctx = Context(source, path[:-1], lowered, chosen, checking, spec.train)
         lowered[family] = _lower_one(_at(spec, path), family, ctx, path[-1])
     exact = "exact" in chosen["network"].traits
     sampler = lowered["sampler"]

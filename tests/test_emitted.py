@@ -36,7 +36,7 @@ UPDATE = os.environ.get("SCOREC_UPDATE_GOLDEN") == "1"
 ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
 # Imported inside a function, only where a spec asks for what they provide (data files, decoders,
 # the optional weights export): stdlib helpers of a loader, or an optional package with a clear message.
-LAZY_IMPORTS = {"gzip", "importlib", "pickle", "sklearn", "PIL", "safetensors"}
+LAZY_IMPORTS = {"gzip", "importlib", "pickle", "sklearn", "PIL", "safetensors", "scipy"}
 
 
 @pytest.mark.parametrize("name", GOLDEN_SPECS)
