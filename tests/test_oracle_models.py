@@ -22,6 +22,8 @@ CASES = {
     "flow-em-velocity": ("{kind: flow}", "{sampler: em, steps: 500}", "velocity"),
     "flow-ode-rk4-x0": ("{kind: flow}", "{sampler: ode, method: rk4, steps: 50}", "x0"),
     "zero-snr-ancestral-v": ("{kind: discrete, zero_terminal_snr: true}", "{sampler: ancestral, steps: 1000}", "v"),
+    # DDIM takes x_0 and eps from one evaluation (x0_and_eps): finite at alpha_bar_N = 0, which 1000 steps visit
+    "zero-snr-ddim-v": ("{kind: discrete, zero_terminal_snr: true}", "{sampler: ddim, steps: 1000, eta: 0.0}", "v"),
     "zero-snr-cosine-ancestral-x0": ("{kind: discrete, schedule: cosine, zero_terminal_snr: true}",
                                      "{sampler: ancestral, steps: 500}", "x0"),
 }

@@ -135,8 +135,13 @@ class NetworkCalls:
         return self.net(x, t)
 
     def x0(self, x, t):
-        """Tweedie's denoiser D(x, t) = (x - sigma(t) eps(x, t)) / alpha(t) = E[x_0 | x_t = x]."""
-        return (x - bcast(sigma(t), x) * self.eps(x, t)) / bcast(alpha(t), x)
+        """Tweedie's denoiser D(x, t) = E[x_0 | x_t = x]."""
+        return self.x0_and_eps(x, t)[0]
+
+    def x0_and_eps(self, x, t):
+        """(D(x, t), eps(x, t)) from one network evaluation: D = (x - sigma(t) eps) / alpha(t) (Tweedie)."""
+        eps = self.eps(x, t)
+        return (x - bcast(sigma(t), x) * eps) / bcast(alpha(t), x), eps
 
 
 class ScoreModel(NetworkCalls):
