@@ -92,7 +92,10 @@ def test_ncsn_ladder_is_geometric_and_dsm_weights_by_sigma2(tmp_path):
     programs = build(compile_text(text), tmp_path)
     sigmas = programs.common.sigma(torch.arange(4))
     assert torch.allclose(sigmas, torch.tensor([10.0, 1.0, 0.1, 0.01]), rtol=1e-5)
-    assert "sigma(t) ** 2" in (tmp_path / "code" / "train.py").read_text()
-    loss = programs.train.loss_fn(programs.common.ScoreModel(programs.common.build_network()),
-                                  torch.randn(64, 2), torch.Generator().manual_seed(0))
-    assert torch.isfinite(loss)
+    # the default (standard) loss of an energy is |sigma grad E - z|^2: sigma_i^2 |s + z / sigma_i|^2, NCSN's
+    weighted = build(compile_text(text.replace("{kind: dsm}", "{kind: dsm, weighting: sigma2}")), tmp_path / "w")
+    assert "sigma(t) ** 2" in (tmp_path / "w" / "code" / "train.py").read_text()
+    x0 = torch.randn(64, 2)
+    losses = [p.train.loss_fn(p.common.ScoreModel(p.common.build_network()), x0, torch.Generator().manual_seed(0))
+              for p in (programs, weighted)]
+    assert torch.isfinite(losses[0]) and torch.allclose(losses[0], losses[1], rtol=1e-5)

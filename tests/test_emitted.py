@@ -36,9 +36,9 @@ GOLDEN_SPECS = ["swissroll_vp_pc", "eight_gaussians_ddpm_ancestral", "gmm_vp_ana
 UPDATE = os.environ.get("SCOREC_UPDATE_GOLDEN") == "1"
 ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
 # Imported inside a function, only where a spec asks for what they provide (data files, decoders,
-# the optional weights export, the run lock's POSIX-only fcntl): stdlib helpers of a loader, or an optional
-# package with a clear message.
-LAZY_IMPORTS = {"gzip", "importlib", "pickle", "sklearn", "PIL", "safetensors", "fcntl"}
+# the optional weights export, the run lock's POSIX-only fcntl, optimal-transport pairing): stdlib helpers of
+# a loader, or an optional package with a clear message.
+LAZY_IMPORTS = {"gzip", "importlib", "pickle", "sklearn", "PIL", "safetensors", "fcntl", "scipy"}
 
 
 @pytest.mark.parametrize("name", GOLDEN_SPECS)

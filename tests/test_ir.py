@@ -92,7 +92,7 @@ model:
     embedding_dim: 64
 objective:
   kind: dsm
-  weighting: sigma2
+  weighting: standard
 train:
   steps: 10000
   batch_size: 512

@@ -20,7 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Literal, Union
 
-from pydantic import Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ class Family:
     defines: tuple[str, ...]  # names every fragment of the family defines in emitted code
     may_use: tuple[str, ...] = ()  # families whose contract names a fragment may use
     traits: dict[str, Trait] = field(default_factory=dict)
-    scalar: bool = False  # the spec names the kind alone (`parameterization: eps`), no options
+    # the spec names the kind alone (`parameterization: eps`); a kind with options may also be a section
+    scalar: bool = False
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
@@ -68,10 +69,16 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("network", "kind", ("build_network",), ("data", "process", "parameterization"), traits={
         "exact": Trait("an exact (analytic) score"),
     }),
-    Family("parameterization", "kind", ("ScoreModel", "oracle_output"), ("process",),
+    Family("parameterization", "kind", ("ScoreModel", "prediction_target", "oracle_output"), ("process",),
            scalar=True, traits={
                # the network outputs one scalar E(x, t) per sample; ScoreModel.energy is defined
                "scalar_energy": Trait("an energy E(x, t) (p_t proportional to exp(-E))"),
+               # meaningful without noise (process none): the score or the energy of the density itself
+               "density_model": Trait("a model of the density itself (its score or energy)"),
+               # x_0 and eps stay finite where alpha(t) = 0 (a zero-terminal-SNR chain's last step)
+               "terminal_safe": Trait("a parameterization that stays finite where alpha(t) = 0"),
+               # the network predicts u = alpha'(t) x_0 + sigma'(t) z, what flow matching regresses
+               "path_velocity": Trait("a velocity u = alpha'(t) x_0 + sigma'(t) z"),
            }),
     Family("objective", "kind", ("loss_fn",), ("process", "parameterization"), traits={
         "dimension_free": Trait("an objective whose cost per sample does not grow with the dimension"),
@@ -190,14 +197,27 @@ class FamilyField:
 
 def union(family: str) -> Any:
     """The spec type of a component of `family`: a discriminated union on the family's tag
-    (or, for a scalar family, a Literal of its kinds)."""
+    (or, for a scalar family, a Literal of its kinds, or a section for a kind with options)."""
     members = components(family)
     fam = FAMILIES[family]
-    if fam.scalar:
-        return Annotated[Literal[tuple(sorted(members))], FamilyField(family)]
     options = tuple(members[k].options for k in sorted(members))
+    if not fam.scalar:
+        return Annotated[_tagged(options, fam.tag), FamilyField(family)]
+    names = Literal[tuple(sorted(members))]
+    if all(set(o.model_fields) == {fam.tag} for o in options):
+        return Annotated[names, FamilyField(family)]
+    # A kind with options may also be written as a section ({kind: edm, sigma_data: 0.5}); the value's
+    # type picks the branch, so a mistake gets one error. (Branch names in brackets: the validator's
+    # error paths skip them like its own validator names.)
+    return Annotated[Union[Annotated[names, Tag("name[]")], Annotated[_tagged(options, fam.tag), Tag("section[]")]],
+                     Discriminator(lambda value: "section[]" if isinstance(value, (dict, BaseModel)) else "name[]"),
+                     FamilyField(family)]
+
+
+def _tagged(options: tuple[type, ...], tag: str) -> Any:
+    """Options models discriminated by their tag field."""
     inner = options[0] if len(options) == 1 else Union[options]
-    return Annotated[inner, Field(discriminator=fam.tag), FamilyField(family)]
+    return Annotated[inner, Field(discriminator=tag)]
 
 
 def default_kind(family: str, process_traits: tuple[str, ...] = ()) -> str | None:

@@ -28,6 +28,7 @@ class Context:
     lowered: dict[str, Node]  # the nodes lowered so far, by family
     chosen: dict[str, Component]  # the top-level component of each family
     checking: bool = False  # only validating (scorec check): skip derivations that change no verdict
+    train: Any = None  # the spec's train section (an objective's cost depends on the batch size)
 
     @property
     def data(self) -> Any:
@@ -57,7 +58,7 @@ class Context:
 def lower_one(options: Any, family: str, ctx: Context, key: str) -> Node:
     comp = component_of(family, options)
     instance = comp.options(**{registry.FAMILIES[family].tag: options}) if isinstance(options, str) else options
-    return instance.lower(Context(ctx.source, ctx.path + (key,), ctx.lowered, ctx.chosen, ctx.checking))
+    return instance.lower(Context(ctx.source, ctx.path + (key,), ctx.lowered, ctx.chosen, ctx.checking, ctx.train))
 
 
 def component_of(family: str, options: Any) -> Component:

@@ -73,7 +73,7 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
     check_needs(spec, chosen, source)
     lowered: dict[str, Node] = {}
     for family, path in SECTIONS.items():
-        ctx = Context(source, path[:-1], lowered, chosen, checking)
+        ctx = Context(source, path[:-1], lowered, chosen, checking, spec.train)
         lowered[family] = lower_one(_at(spec, path), family, ctx, path[-1])
     exact = "exact" in chosen["network"].traits
     sampler = lowered["sampler"]

@@ -103,7 +103,7 @@ class SpecLayout:
         if info is None:
             return FALLBACK_TAG, None
         family = family_of(info)
-        if family is not None and not registry.FAMILIES[family].scalar:
+        if family is not None:  # a component's section (a scalar family's too: `parameterization edm { ... }`)
             return registry.FAMILIES[family].tag, None
         model = info.annotation
         if isinstance(model, type) and issubclass(model, BaseModel):

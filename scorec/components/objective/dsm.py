@@ -24,27 +24,36 @@ NAMED_WEIGHTINGS = {
     "uniform": E.num(1.0),
 }
 LADDER_WEIGHTINGS = ("sigma2", "uniform")  # those defined on discrete noise levels too
+STANDARD = "standard"  # the parameterization's own loss, whatever the process
 
 
 @dataclass(frozen=True, kw_only=True)
 class DSMNode(ObjectiveNode):
     weighting: str  # as the spec says it: a name or an expression
-    weight: E.Expr  # lambda(t)
+    weight: E.Expr | None  # lambda(t); None: unweighted (a standard loss)
+    standard: bool  # the parameterization's own loss (its prediction against its target), weighted by lambda
 
 
 @component("objective", needs={"process": ("noise_conditional",)}, default_for=("noise_conditional",),
            traits=("dimension_free",))
 class DSMObjective(Section):
-    """E_t lambda(t) E |s(x_t, t) + z / s(t)|^2."""
+    """Denoising score matching with any parameterization: by default its family's standard loss
+    (eps loss, v loss, EDM's, flow matching's), else E_t lambda(t) E |s(x_t, t) + z / s(t)|^2."""
 
     kind: Literal["dsm"]
-    weighting: str = Field("sigma2", description="sigma2 | likelihood | uniform | an expression in t")
+    weighting: str = Field(STANDARD, description="standard (the parameterization's own loss: DDPM's eps loss, "
+                                                 "the v loss, EDM's 1 / c_out^2, ...) | sigma2 | likelihood | "
+                                                 "uniform | an expression in t (weights of the score's error)")
 
     def lower(self, ctx) -> DSMNode:
         process = ctx.process
+        if self.weighting == STANDARD:
+            param = ctx.lowered["parameterization"]
+            return DSMNode(kind="dsm", weighting=self.weighting, weight=param.weight, standard=True,
+                           equation=f"E_t E_z {param.loss}")
         if not ctx.has("process", "continuous_time") and self.weighting not in LADDER_WEIGHTINGS:
             raise ctx.error("weighting", f"weighting '{self.weighting}' needs a continuous time t",
-                            f"on a ladder of noise levels use weighting: {' or '.join(LADDER_WEIGHTINGS)} "
+                            f"on a ladder of noise levels use weighting: {', '.join((STANDARD,) + LADDER_WEIGHTINGS)} "
                             "(sigma2 is NCSN's sigma_i^2)")
         if self.weighting in NAMED_WEIGHTINGS:
             weight = NAMED_WEIGHTINGS[self.weighting]
@@ -58,6 +67,7 @@ class DSMObjective(Section):
             kind="dsm",
             weighting=self.weighting,
             weight=weight,
+            standard=False,
             equation=f"E_t lambda(t) E_z |score(x_t, t) + z / sigma(t)|^2,  lambda(t) = {E.to_text(weight)}",
         )
 

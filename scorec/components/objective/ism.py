@@ -1,4 +1,7 @@
-"""Implicit score matching (Hyvärinen 2005): 1/2 |s|^2 + tr(grad_x s), with the exact trace."""
+"""Implicit score matching (Hyvärinen 2005): 1/2 |s|^2 + tr(grad_x s), with the exact trace.
+
+Any parameterization: the loss differentiates ScoreModel.score, whatever the network outputs.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Sliced score matching (Song et al. 2019): v^T (grad_x s) v + 1/2 (v^T s)^2 over random directions v."""
+"""Sliced score matching (Song et al. 2019): v^T (grad_x s) v + 1/2 (v^T s)^2 over random directions v.
+
+Any parameterization: the loss differentiates ScoreModel.score, whatever the network outputs.
+"""
 
 from __future__ import annotations
 

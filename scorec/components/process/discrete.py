@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Literal, Union
 
@@ -11,6 +12,7 @@ from ...core import expr as E
 from ...core.diagnostics import SpecError, did_you_mean
 from ...core.ir import Constant, ProcessNode
 from ..options import Probability, Section, ordered
+from .. import registry
 from ..registry import component
 
 i = E.var("i")
@@ -29,6 +31,7 @@ class MarkovChainNode(ProcessNode):
     schedule: str  # the schedule's name, for people
     table: str  # what `expr` gives: "beta" (beta_i) or "alpha_bar" (alpha_bar_i up to a factor; alpha_bar_0 = 1)
     expr: E.Expr  # in i and the constants
+    zero_terminal_snr: bool = False  # alpha_bar rescaled so that alpha_bar_N = 0 (Lin et al. 2024)
 
     def grid_text(self, steps: int) -> str:
         """How time_grid(steps) respaces the chain, in words."""
@@ -47,6 +50,9 @@ class DiscreteProcess(Section):
     beta_start: Probability = Field(1e-4, description="beta_1 (linear schedule)")
     beta_end: Probability = Field(0.02, description="beta_N (linear schedule)")
     s: Annotated[float, Field(ge=0, lt=1)] = Field(0.008, description="offset of the cosine schedule")
+    zero_terminal_snr: bool = Field(
+        False, description="rescale sqrt(alpha_bar_i) so that alpha_bar_N = 0 and x_N is pure noise, as "
+                           "sampling assumes (Lin et al. 2024); needs a parameterization finite there (v, x0)")
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -55,6 +61,19 @@ class DiscreteProcess(Section):
         return self
 
     def lower(self, ctx) -> MarkovChainNode:
+        node = self._chain(ctx)
+        if not self.zero_terminal_snr:
+            return node
+        if not ctx.has("parameterization", "terminal_safe"):
+            fitting = sorted(set(registry.fitting("parameterization", {"parameterization": ("terminal_safe",)}))
+                             & set(registry.satisfied_by("parameterization", ctx.chosen)))
+            raise ctx.error("zero_terminal_snr", "zero_terminal_snr makes alpha_bar_N = 0, where parameterization "
+                            f"'{ctx.chosen['parameterization'].kind}' gives no x_0: x_0 = (x - sigma eps) / alpha "
+                            "divides by zero", f"use {registry.choice('parameterization', fitting)} (Lin et al. train v)")
+        return dataclasses.replace(node, zero_terminal_snr=True,
+                                   equation=node.equation + ",  rescaled to a zero terminal SNR (alpha_bar_N = 0)")
+
+    def _chain(self, ctx) -> MarkovChainNode:
         steps = Constant("N_STEPS", self.timesteps, "the chain runs i = 1..N_STEPS; i = 0 is the data")
         n = E.var("N_STEPS")
         equation = "x_i = sqrt(1 - beta_i) x_{i-1} + sqrt(beta_i) z"
