@@ -1,15 +1,13 @@
 """Held-out log-likelihood of a normalized energy model (an objective with the `normalized` trait,
 such as nce: log p(x) = -E(x) - log_z, log_z a parameter of the network).
 
-The run's own common.py builds the network; its EMA weights (log_z among them) come from
-checkpoints/last.pt, the weights sample.py draws with. The held-out points are the data's
+The run's own sample.py loads the network with its EMA weights (log_z among them) from
+checkpoints/last.pt, the weights it draws with. The held-out points are the data's
 'test' split (another seed than training). For Gaussian-mixture data the mixture's own
 log-density on the same points is reported beside it, so the gap is visible.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
@@ -28,29 +26,21 @@ def gmm_log_density(x: np.ndarray, weights, means, stds) -> np.ndarray:
     return (top + np.log(np.exp(log_joint - top).sum(1, keepdims=True)))[:, 0]
 
 
-def model_log_density(common, run_dir: Path, x: np.ndarray) -> np.ndarray:
-    """-E(x) - log_z of the run's EMA weights, per point (float64 numpy)."""
+def model_log_density(program, x: np.ndarray) -> np.ndarray:
+    """-E(x) - log_z of the run's EMA weights, per point (float64 numpy). program: the run's code
+    (scorec.run.program.RunProgram); its sample.py loads the weights, log_z among them."""
     import torch
 
-    from .images import import_common
-
-    net = common.build_network()
-    net.register_parameter("log_z", torch.nn.Parameter(torch.zeros(())))  # the normalized trait's contract
-    runtime = import_common(run_dir / "code", "runtime")  # the run's own loader checks the checkpoint
-    runtime.load_ema_weights(net, str(run_dir), torch.device("cpu"), common.TRAINING_HASH)
-    model = common.ScoreModel(net.eval().requires_grad_(False))
+    net = program.network()
+    model = program.common.ScoreModel(net)
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
     with torch.no_grad():
-        t = common.time_grid(1, xt.device)[-1].expand(len(xt))
+        t = program.common.time_grid(1, xt.device)[-1].expand(len(xt))
         return (-model.energy(xt, t) - net.log_z).double().numpy()
 
 
-def held_out_log_likelihood(common, run_dir: Path, seed: int, mixture=None) -> dict[str, float]:
-    """{log_likelihood, log_likelihood_se[, log_likelihood_true]} in nats per point, averaged over
-    up to MAX_POINTS of the test split. mixture: (weights, means, stds) of gmm data, or None."""
-    x = np.asarray(common.load_data("test", seed), dtype=np.float32)[:MAX_POINTS]
-    log_p = model_log_density(common, Path(run_dir), x)
-    out = {"log_likelihood": float(log_p.mean()), "log_likelihood_se": float(log_p.std() / np.sqrt(len(x)))}
-    if mixture is not None:
-        out["log_likelihood_true"] = float(gmm_log_density(x, *mixture).mean())
-    return out
+def held_out_log_densities(program, seed: int, mixture=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """log p(x) of the model, and of the mixture (weights, means, stds) where the data is one (else
+    None), on up to MAX_POINTS points of the test split, in nats per point."""
+    x = np.asarray(program.common.load_data("test", seed), dtype=np.float32)[:MAX_POINTS]
+    return model_log_density(program, x), (None if mixture is None else gmm_log_density(x, *mixture))
