@@ -125,12 +125,19 @@ class TrainIR:
 @dataclass(frozen=True)
 class LikelihoodIR:
     """What the emitted likelihood.py computes on held-out data; `method` names its fragment
-    (templates/likelihood/<method>.py.j2): variational_bound here."""
+    (templates/likelihood/<method>.py.j2)."""
 
     method: str
-    metric: str  # the metrics.json key it fills: vlb
+    metric: str  # the metrics.json key it fills
     n: int  # held-out points
     batch_size: int
+
+
+@dataclass(frozen=True)
+class BoundLikelihoodIR(LikelihoodIR):
+    """A discrete chain's variational bound (method variational_bound, metric vlb)."""
+
+    variance: str  # large | small: the model's reverse step variance, beta_i or beta~_i
 
 
 @dataclass(frozen=True)

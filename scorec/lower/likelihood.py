@@ -14,7 +14,7 @@ from typing import Any
 from ..components import registry
 from ..components.registry import Component
 from ..core.diagnostics import SpecError, SpecErrors
-from ..core.ir import FlowLikelihoodIR, LikelihoodIR
+from ..core.ir import BoundLikelihoodIR, FlowLikelihoodIR, LikelihoodIR
 
 FLOW_NEEDS = ("continuous_time", "gaussian_kernel")  # of the process: an ODE with a Gaussian prior
 BOUND_NEEDS = ("discrete_time",)
@@ -36,7 +36,8 @@ def lower_likelihood(ev: Any, chosen: dict[str, Component], data_shape: tuple, s
         elif name == "nll" and "normalized" not in chosen["objective"].traits:
             errors.append(_no_nll(chosen, process, span))
         elif name == "vlb" and set(BOUND_NEEDS) <= process:
-            out = LikelihoodIR(method="variational_bound", metric="vlb", n=ev.vlb.n, batch_size=ev.vlb.batch_size)
+            out = BoundLikelihoodIR(method="variational_bound", metric="vlb", n=ev.vlb.n, batch_size=ev.vlb.batch_size,
+                                    variance=ev.vlb.variance)
         elif name == "vlb":
             hint = ("use metric nll: this process's exact likelihood, through its probability-flow ODE"
                     if set(FLOW_NEEDS) <= process else "use " + registry.choice("process", _kinds(BOUND_NEEDS)))

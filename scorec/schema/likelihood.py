@@ -22,14 +22,20 @@ EXACT_MAX_DIM = 16
 TOLERANCE_RANGE = (1e-9, 0.1)
 
 
-class VLBOptions(Section):
-    """`eval.vlb`: the variational bound of a discrete chain on held-out points."""
-
+class HeldOutOptions(Section):
     n: PositiveInt = Field(1000, description="held-out points averaged over (the data's test split)")
     batch_size: PositiveInt = Field(500, description="points evaluated at once (memory grows with it)")
 
 
-class NLLOptions(VLBOptions):
+class VLBOptions(HeldOutOptions):
+    """`eval.vlb`: the variational bound of a discrete chain on held-out points."""
+
+    variance: Literal["large", "small"] = Field(
+        "large", description="the model's reverse step variance: large beta_i (DDPM's CIFAR-10 bound), small the "
+                             "posterior's beta~_i (the ancestral sampler's)")
+
+
+class NLLOptions(HeldOutOptions):
     """`eval.nll`: the exact log-likelihood through the probability-flow ODE (torchdiffeq's dopri5)."""
 
     estimator: Literal["auto", "exact", "hutchinson"] = Field(
@@ -54,8 +60,8 @@ class NLLOptions(VLBOptions):
             if not low <= value <= high:
                 raise FieldError((name,), f"{name} must be in [{low:g}, {high:g}], got {value:g}",
                                  f"dopri5 keeps each step's error within atol + rtol |x|: above {high:g} the "
-                                 f"likelihood is not worth reporting, below {low:g} the steps shrink to the "
-                                 "network's round-off (the default 1e-5 is score_sde's)")
+                                 f"likelihood is inaccurate, below {low:g} the steps shrink to the float32 "
+                                 "network's round-off; score_sde's 1e-5 is the default")
         return self
 
     def estimator_for(self, dimension: int) -> str:
