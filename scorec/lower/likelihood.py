@@ -58,7 +58,8 @@ def _no_nll(chosen: dict[str, Component], process: set[str], span) -> SpecError:
         return SpecError(f"metric 'nll' integrates the probability-flow ODE, and process '{kind}' is a discrete "
                          "chain without one", span, "use metric vlb, the chain's variational bound in bits/dim")
     normalizers = sorted(c.kind for c in registry.components("objective").values() if "normalized" in c.traits)
+    hint = (f"use {registry.choice('process', _kinds(FLOW_NEEDS))}; or {registry.choice('objective', normalizers)} "
+            "for an energy model")
     return SpecError(f"metric 'nll' needs a density: the probability-flow ODE of a process with a Gaussian kernel, "
                      f"or an energy model with a learned normaliser; process '{kind}' has no kernel and objective "
-                     f"'{chosen['objective'].kind}' learns no normaliser", span,
-                     "use " + registry.choice("process", _kinds(FLOW_NEEDS)) + "; or " + registry.choice("objective", normalizers) + " for an energy model")
+                     f"'{chosen['objective'].kind}' learns no normaliser", span, hint)

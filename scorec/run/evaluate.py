@@ -19,7 +19,8 @@ from ..components import registry
 from ..core.files import atomic_write, atomic_write_text
 from ..pipeline import Compiled
 from . import RunFailed
-from .launch import read_events, run_program
+from .launch import read_events
+from .likelihood import held_out_likelihood, mixture_of
 
 
 def _reference(ir, run_dir: Path) -> np.ndarray:
@@ -81,7 +82,7 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None, 
     if "normalized" in registry.get("objective", ir.objective.kind).traits and ir.trains:
         metrics.update(_normalized_nll(ir, run_dir))
     if ir.eval.likelihood is not None:
-        metrics.update(_likelihood(ir, run_dir, device, console))
+        metrics.update(held_out_likelihood(ir, run_dir, device, console))
     _write_json(run_dir / "metrics.json", metrics)
     plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sampler.kind}, {metrics['nfe']} NFE")
     events = read_events(run_dir / "events.jsonl")
@@ -91,39 +92,13 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None, 
     return metrics
 
 
-def _mixture(ir) -> tuple | None:
-    """(weights, means, stds) of Gaussian-mixture data, whose own density is known; else None."""
-    if "mixture" in registry.get("data", ir.data.kind).traits:
-        return ir.data.weights, ir.data.means, ir.data.stds
-    return None
-
-
 def _normalized_nll(ir, run_dir: Path) -> dict:
     """The trained model is a normalized density: its nll on held-out data (and, for a mixture,
     the data's own on the same points)."""
     from ..metrics.images import import_common
     from ..metrics.likelihood import held_out_nll
 
-    return held_out_nll(import_common(run_dir / "code"), run_dir, ir.seed, _mixture(ir))
-
-
-def _likelihood(ir, run_dir: Path, device: str, console: Console) -> dict:
-    """Run the emitted likelihood.py (progress bar from its events) and read its likelihood.json:
-    nll (or vlb) with its standard error, NFE, seconds; for a mixture also nll_true, the data's own
-    nll on the same points, which a model with the exact score matches."""
-    from ..metrics.images import import_common
-    from ..metrics.likelihood import true_nll
-
-    run_program(run_dir / "code" / "likelihood.py", run_dir, device, "likelihood", ir.eval.likelihood.n, [], console)
-    try:
-        result = json.loads((run_dir / "likelihood.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise RunFailed(f"likelihood.py left no readable {run_dir / 'likelihood.json'}: {exc}") from None
-    out = {key: value for key, value in result.items() if isinstance(value, (int, float))}
-    mixture = _mixture(ir)
-    if mixture is not None and ir.eval.likelihood.metric == "nll":
-        out["nll_true"] = true_nll(import_common(run_dir / "code"), ir.seed, int(out["nll_n"]), mixture)
-    return out
+    return held_out_nll(import_common(run_dir / "code"), run_dir, ir.seed, mixture_of(ir))
 
 
 def _write_json(path: Path, obj: dict) -> None:
