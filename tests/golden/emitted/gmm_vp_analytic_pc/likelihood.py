@@ -8,6 +8,7 @@ Reads no weights (the score is exact);
 evaluates the first N points of the data's test split, B at a time (memory grows with B, not N), and writes
 RUN_DIR/likelihood.npz (per point: nll, nats per dimension) and RUN_DIR/likelihood.json (the mean
 and its standard error over points, the NFE per batch, the seconds taken and the settings).
+Needs the package torchdiffeq beside torch and numpy (pip install 'scorec[ode]').
 
 Units: nll is -log p(x) / D in nats, p the model's density in the data's own coordinates (no scaling).
 Exit codes: 0 done, 2 usage, 4 the run directory cannot be written, 5 no usable checkpoint, 6 the run
@@ -63,7 +64,10 @@ def log_likelihood(model, x, generator, progress):
     d log p_t(x(t)) / dt = -div f~(x(t), t) along the ODE, so integrating x and the divergence from
     the data end to the noise end gives log p(x) = prior_log_density(x(1)) + int div f~ dt.
     dopri5 (torchdiffeq) in float64, the network in float32; the whole batch shares the steps."""
-    from torchdiffeq import odeint  # pip install torchdiffeq (scorec[ode])
+    try:
+        from torchdiffeq import odeint
+    except ImportError:
+        sys.exit("error: the likelihood's ODE solver is torchdiffeq's: pip install 'scorec[ode]' (or torchdiffeq)")
 
     t_noise, t_data = time_grid(1, x.device).double()
     low, high = min(t_noise, t_data), max(t_noise, t_data)
