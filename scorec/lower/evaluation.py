@@ -1,7 +1,8 @@
 """Lowering of the eval section: the metrics a run computes, checked against what each declares
 it needs (scorec/metrics/registry.py), as the components' compatibility is checked against
 theirs. A listed metric the spec cannot feed is a located error whose hint names what would fit,
-computed from the two registries; automatic metrics join where they apply.
+computed from the two registries; automatic metrics join where they apply. The likelihood metrics
+(nll, vlb) are computed by a program of their own, which lower/likelihood.py chooses and checks.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..core.diagnostics import Span, SpecError, SpecErrors
 from ..core.ir import EvalIR
 from ..metrics import registry as metric_registry
 from ..metrics.registry import Setting, unmet
+from .likelihood import lower_likelihood
 
 
 def setting_of(chosen: dict[str, Component], features: str) -> Setting:
@@ -25,7 +27,11 @@ def setting_of(chosen: dict[str, Component], features: str) -> Setting:
 
 def lower_eval(ev: Any, chosen: dict[str, Component], data_shape: tuple, n_samples: int, source: Any) -> EvalIR:
     setting = setting_of(chosen, ev.features)
-    errors = []
+    errors, likelihood = [], None
+    try:
+        likelihood = lower_likelihood(ev, chosen, data_shape, source)
+    except SpecErrors as exc:
+        errors += exc.errors
     for i, name in enumerate(ev.metrics):
         missing = unmet(metric_registry.get(name), setting)
         if missing is not None:
@@ -34,13 +40,14 @@ def lower_eval(ev: Any, chosen: dict[str, Component], data_shape: tuple, n_sampl
     if errors:
         raise SpecErrors(errors)
     return EvalIR(metrics=metric_registry.to_compute(ev.metrics, setting), n_reference=ev.n_reference or n_samples,
-                  features=ev.features)
+                  features=ev.features, likelihood=likelihood)
 
 
 def metric_error(name: str, missing: tuple, setting: Setting, chosen: dict[str, Component], data_shape: tuple,
                  span: Span) -> SpecError:
     """Metric `name` lacks `missing` (registry.unmet's answer): say what, and what would fit."""
-    fitting = [n for n in metric_registry.applicable(setting) if not metric_registry.get(n).automatic]
+    fitting = [n for n in metric_registry.applicable(setting)  # sample metrics a spec would list instead
+               if not metric_registry.get(n).automatic and metric_registry.get(n).of_samples]
     instead = f"metrics that fit here: {', '.join(fitting)}" if fitting else None
     what = missing[0]
     if what == "on":

@@ -3,7 +3,8 @@ their floors.
 
 An Evaluation holds the samples, the reference data (reference.npz), the run's seed and IR, and
 the run's program (its emitted code, imported once by scorec.run.program: the one way scorec
-reaches a run's code). Real data beyond the reference come from the program: `fresh(k)` is the
+reaches a run's code), and `launch(name, total)`, which runs the run's emitted program code/<name>.py
+to completion with its progress shown (a likelihood's likelihood.py). Real data beyond the reference come from the program: `fresh(k)` is the
 k-th independent draw of real data of the samples' size: `reference_data(n, seed)` for points
 (with seeds no other draw uses), consecutive slices of the test split for images (the train
 split is the image metrics' reference). A floor is the metric computed on `floor_view()`, where
@@ -24,8 +25,8 @@ FRESH_SEED_OFFSET = 3  # reference.npz is drawn with seed + 2, the samples with 
 
 class Evaluation:
     def __init__(self, samples: np.ndarray, reference: np.ndarray, *, ir: Any, program: Any, samples_kind: str,
-                 seed: int = 0, log: Callable[[str], None] = print, role: str = "samples",
-                 n: int | None = None, cache: dict | None = None):
+                 seed: int = 0, log: Callable[[str], None] = print, launch: Callable[[str, int], None] | None = None,
+                 role: str = "samples", n: int | None = None, cache: dict | None = None):
         self.samples = samples  # (n, *shape), finite rows only
         self.n = len(samples) if n is None else n  # the samples' size: fresh draws have it
         self.reference = reference  # (m, *shape) real data
@@ -34,6 +35,7 @@ class Evaluation:
         self.samples_kind = samples_kind  # points | images
         self.seed = seed
         self.log = log
+        self.launch = launch or _cannot_launch
         self.role = role  # "samples", or "floor" where fresh(0) stands in for the samples
         self.cache = {} if cache is None else cache
         # what a metric's machinery reports beside the metrics (the feature classifier's accuracy)
@@ -63,16 +65,22 @@ class Evaluation:
     def floor_view(self) -> "Evaluation":
         """This evaluation with fresh(0), real data, in place of the samples."""
         return Evaluation(self.fresh(0), self.reference, ir=self.ir, program=self.program,
-                          samples_kind=self.samples_kind, seed=self.seed, log=self.log, role="floor", n=self.n,
-                          cache=self.cache)
+                          samples_kind=self.samples_kind, seed=self.seed, log=self.log, launch=self.launch,
+                          role="floor", n=self.n, cache=self.cache)
+
+
+def _cannot_launch(name: str, total: int) -> None:
+    raise RuntimeError(f"this evaluation runs no emitted program ({name}.py): pass Evaluation(launch=...)")
 
 
 def evaluate_metrics(names: tuple[str, ...] | list[str], ev: Evaluation) -> dict[str, float]:
     """Each named metric of ev, then (where it has one) its floor: every key it returns but the
-    unfloored ones, as <key>_floor."""
+    unfloored ones, as <key>_floor. Metrics that compare samples are skipped with fewer than two."""
     out: dict[str, float] = {}
     for name in names:
         m = get(name)
+        if m.of_samples and len(ev.samples) < 2:
+            continue
         values = m.compute(ev)
         out.update(values)
         if m.floor:

@@ -6,12 +6,22 @@ A metric is one module under scorec/metrics/kinds/: its compute function, decora
 - what it compares (`on`: points, images, or any samples, flattened) and what it needs of the
   chosen components, as their traits (`needs`: a data source's `mixture` or `labelled`, an
   objective's `normalized`...), of the image features (`features`), of training (`trained`);
-- whether it is a default of `eval.metrics` (`default`: on which samples) or computed wherever it
-  applies, listed or not (`automatic`);
+- whether it is a default of `eval.metrics` (`default`: on which samples) or computed, listed or
+  not, wherever it applies (`automatic=True`) or wherever the chosen components have some traits
+  (`automatic={family: traits}`; the pseudo-family `run` has the trait `trained` where weights are
+  trained);
+- whether it compares samples with data (`of_samples`; False for a likelihood, which measures the
+  model itself on held-out data and is computed even when no sample is finite);
 - its floor: by default the same computation with an independent draw of real data of the
   samples' size in place of the samples (`<key>_floor` in metrics.json); `floor=False` for a
-  metric that compares no samples with data (a likelihood), `unfloored` for keys that are no
-  quality values (a p-value).
+  metric that compares no samples with data, `unfloored` for keys that are no quality values
+  (a p-value);
+- the emitted program that computes it, if any (`program`: `likelihood` for code/likelihood.py, which
+  the evaluation launches); that program's lowering (scorec/lower/<program>.py), numerics
+  (scorec/metrics/<program>.py) and templates (templates/<program>.py.j2, templates/<program>/) are
+  part of the metric's home, shared by the metrics it computes;
+- what the report says of it beyond its numbers (`report(run_dir, metrics) -> text | None`, under
+  `heading`): how a likelihood was computed, with its settings.
 
 The schema (the `eval.metrics` options, the JSON Schema), the lowering's checks and hints, the
 runner's evaluation, the CLI's summary and the report read these declarations; nothing else names
@@ -41,9 +51,13 @@ class Metric:
     features: tuple[str, ...] = ()  # image metrics: the eval.features that give what it needs
     trained: bool = False  # it measures trained weights (no exact network)
     default: tuple[str, ...] = ()  # in eval.metrics when a spec names none, on these samples
-    automatic: bool = False  # computed wherever it applies, listed or not
+    automatic: bool | dict[str, tuple[str, ...]] = False  # computed, listed or not: where it applies | has these
+    of_samples: bool = True  # it compares samples with data (False: it measures the model itself)
     floor: bool = True  # <key>_floor: the same computation with fresh data in place of the samples
     unfloored: tuple[str, ...] = ()  # keys it returns that are no quality values (p-values): no floor
+    program: str = ""  # the emitted program computing it (code/<program>.py), launched by the evaluation
+    report: Callable[[Any, dict], str | None] | None = None  # fn(run_dir, metrics_json) -> a paragraph
+    heading: str = ""  # the report's heading over that paragraph
     module: str = ""
 
     def applies_to(self, samples: str) -> bool:
@@ -55,7 +69,8 @@ _REGISTRY: dict[str, Metric] = {}
 
 def metric(name: str, *, description: str, on: str = ANY, needs: dict[str, tuple[str, ...]] | None = None,
            features: tuple[str, ...] = (), trained: bool = False, default: tuple[str, ...] = (),
-           automatic: bool = False, floor: bool = True, unfloored: tuple[str, ...] = ()):
+           automatic: bool | dict[str, tuple[str, ...]] = False, of_samples: bool = True, floor: bool = True,
+           unfloored: tuple[str, ...] = (), program: str = "", report: Callable | None = None, heading: str = ""):
     """Decorator registering a compute function fn(evaluation) -> {key: number} as metric `name`."""
     if on not in (ANY, *SAMPLE_KINDS) or not set(default) <= set(SAMPLE_KINDS):
         raise TypeError(f"metric {name!r}: `on` is one of {ANY}, {', '.join(SAMPLE_KINDS)}; `default` a tuple of "
@@ -65,7 +80,8 @@ def metric(name: str, *, description: str, on: str = ANY, needs: dict[str, tuple
         if name in _REGISTRY:
             raise TypeError(f"metric '{name}' is registered twice")
         _REGISTRY[name] = Metric(name, compute, description, on, dict(needs or {}), tuple(features), trained,
-                                 tuple(default), automatic, floor, tuple(unfloored), compute.__module__)
+                                 tuple(default), automatic, of_samples, floor and of_samples, tuple(unfloored),
+                                 program, report, heading, compute.__module__)
         return compute
 
     return register
@@ -121,6 +137,11 @@ class Setting:
     features: str
     trained: bool
 
+    def has(self, family: str, traits: tuple[str, ...]) -> bool:
+        if family == "run":
+            return all(trait == "trained" and self.trained for trait in traits)
+        return set(traits) <= set(self.traits.get(family, ()))
+
 
 def unmet(m: Metric, setting: Setting) -> tuple | None:
     """The first need of `m` that `setting` lacks, as data: ("on", kind) | ("needs", family, trait) |
@@ -129,7 +150,7 @@ def unmet(m: Metric, setting: Setting) -> tuple | None:
         return ("on", m.on)
     for family, traits in m.needs.items():
         for trait in traits:
-            if trait not in setting.traits.get(family, ()):
+            if not setting.has(family, (trait,)):
                 return ("needs", family, trait)
     if m.features and setting.features not in m.features:
         return ("features", m.features)
@@ -145,8 +166,15 @@ def applicable(setting: Setting) -> list[str]:
 def to_compute(listed: list[str], setting: Setting) -> tuple[str, ...]:
     """The listed metrics, then every automatic one that applies (each once)."""
     out = list(dict.fromkeys(listed))
-    out += [m.name for m in metrics().values() if m.automatic and m.name not in out and unmet(m, setting) is None]
+    out += [m.name for m in metrics().values() if m.name not in out and automatic_here(m, setting)]
     return tuple(out)
+
+
+def automatic_here(m: Metric, setting: Setting) -> bool:
+    """Whether `m` is computed here unlisted: it is automatic and applies, or has the traits it names."""
+    if isinstance(m.automatic, dict):
+        return all(setting.has(family, traits) for family, traits in m.automatic.items())
+    return m.automatic and unmet(m, setting) is None
 
 
 # ------------------------------------------------------------------------- what a user reads

@@ -2,7 +2,8 @@
 
 The metrics are those the lowering chose (ir.eval.metrics: the listed ones and the automatic
 ones that apply), each computed by its registered module (scorec/metrics/kinds/) with its floor;
-the run's code is reached through one RunProgram (program.py).
+the run's code is reached through one RunProgram (program.py), and a metric computed by an emitted
+program of its own (likelihood.py) is launched through `launch` here, on `device`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..components import registry
 from ..core.files import atomic_write, atomic_write_text
 from ..pipeline import Compiled
 from . import RunFailed
-from .launch import read_events
+from .launch import read_events, run_program
 from .program import RunProgram
 
 
@@ -34,10 +35,11 @@ def _reference(ir, program: RunProgram) -> np.ndarray:
     return reference
 
 
-def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) -> dict:
+def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None, device: str = "auto") -> dict:
     """Metrics of samples.npz with their floors, written to metrics.json, plus pictures and report.html."""
     from ..metrics.evaluation import Evaluation, evaluate_metrics
     from ..metrics.features import FeatureError, MissingExtra
+    from ..metrics.likelihood import LikelihoodFailed
     from ..metrics.registry import samples_of
     from .plots import plot_loss, plot_samples
     from .report import write_report
@@ -55,13 +57,17 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) 
     metrics["finite_fraction"] = float(finite.mean())
     if not finite.all():
         x = x[finite]
-    if len(x) > 1:
-        kind = samples_of(registry.get("data", ir.data.kind).traits)
-        ev = Evaluation(x, reference, ir=ir, program=program, samples_kind=kind, seed=ir.seed, log=console.print)
-        try:
-            metrics.update(evaluate_metrics(ir.eval.metrics, ev))
-        except (MissingExtra, FeatureError) as exc:
-            raise RunFailed(str(exc)) from None
+
+    def launch(name: str, total: int) -> None:  # an emitted program of the run's, e.g. likelihood.py
+        run_program(program.code_dir / f"{name}.py", run_dir, device, name, total, [], console)
+
+    kind = samples_of(registry.get("data", ir.data.kind).traits)
+    ev = Evaluation(x, reference, ir=ir, program=program, samples_kind=kind, seed=ir.seed, log=console.print,
+                    launch=launch)
+    try:
+        metrics.update(evaluate_metrics(ir.eval.metrics, ev))
+    except (MissingExtra, FeatureError, LikelihoodFailed) as exc:
+        raise RunFailed(str(exc)) from None
     _write_json(run_dir / "metrics.json", metrics)
     plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sampler.kind}, {metrics['nfe']} NFE")
     events = read_events(run_dir / "events.jsonl")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.files import atomic_write
-from ..metrics.registry import floored
+from ..metrics.registry import floored, get
 
 __all__ = ["metrics_table", "write_report"]
 
@@ -41,6 +41,18 @@ def metrics_table(metrics: dict) -> str:
                     f"<td>{cells[1]}</td></tr>")
     return ("<table><thead><tr><th>metric</th><th>value</th><th>floor (data vs data)</th><th>ratio</th></tr>"
             f"</thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def metric_paragraphs(run_dir: Path, ir, metrics: dict) -> list[tuple[str, str]]:
+    """(heading, text) of each computed metric that explains itself (its registered `report`: how a
+    likelihood was computed, with its settings), in eval.metrics' order."""
+    out = []
+    for name in ir.eval.metrics:
+        report = get(name).report
+        text = report(run_dir, metrics) if report is not None and name in metrics else None
+        if text:
+            out.append((get(name).heading, text))
+    return out
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}
@@ -80,6 +92,8 @@ def write_report(run_dir, ir, metrics: dict, program, console=None) -> Path:
              f'{html.escape(ir.network.kind)}, {html.escape(ir.sampler.kind)} sampler '
              f'({ir.sampler.steps} steps, {ir.sampler.nfe} NFE per sample)</p>',
              "<h2>Samples and metrics</h2>", f'<div class="beside">{samples}{metrics_table(metrics)}</div>']
+    for heading, paragraph in metric_paragraphs(run_dir, ir, metrics):
+        parts += [f"<h2>{html.escape(heading)}</h2>", f"<p>{html.escape(paragraph)}</p>"]
     for name, caption in (("field.png", "score field and trajectories"), ("loss.png", "training loss")):
         if (run_dir / name).is_file():
             parts += [f"<h2>{caption[0].upper() + caption[1:]}</h2>", _png_tag(run_dir / name, caption)]

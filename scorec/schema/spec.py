@@ -20,6 +20,7 @@ from ..components import registry
 from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section
 from ..components.registry import FamilyField
 from ..metrics import registry as metric_registry
+from .likelihood import NLLOptions, VLBOptions
 
 NAME_PATTERN = r"^[a-z0-9_-]+$"
 
@@ -59,6 +60,8 @@ class EvalSpec(Section):
         default_factory=lambda: metric_registry.defaults(metric_registry.POINTS),
         description=f"metrics to compute, each with its floor where it has one ({metric_registry.described()}); "
                     "default: the registry's defaults for the data")
+    nll: NLLOptions = Field(default_factory=NLLOptions, description="how nll is computed")
+    vlb: VLBOptions = Field(default_factory=VLBOptions, description="how vlb is computed")
     features: Literal["classifier", "inception"] = Field(
         "classifier", description="image features: a small CNN trained on the train split (labels needed), "
                                   "or the FID Inception network (extra scorec[images])")
