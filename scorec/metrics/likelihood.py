@@ -95,22 +95,22 @@ def program_likelihood(ev) -> dict[str, float]:
     return out
 
 
-def program_result(run_dir, metric: str, metrics: dict) -> dict | None:
-    """likelihood.json, where likelihood.py computed `metric` for this metrics.json; else None (no
-    program ran: a normalized model's own nll; or the file is left over from another evaluation)."""
+
+def program_paragraph(run_dir, metrics: dict, metric: str, words) -> str | None:
+    """The report's paragraph on a likelihood program's result: words(result, settings) gives the value
+    and the method (its settings), followed by the points, the NFE and the time. None where
+    likelihood.py did not compute `metric` for this metrics.json (a normalized model's own nll needs no
+    program; a likelihood.json may be left over from another evaluation)."""
     from pathlib import Path
 
     try:
         result = json.loads((Path(run_dir) / "likelihood.json").read_text())
     except (OSError, ValueError):
         return None
-    return result if metric in result and metric in metrics else None
-
-
-def held_out_sentence(result: dict, metric: str, value: str, method: str) -> str:
-    """The report's paragraph on a likelihood program's result: the value, the points, the method
-    (its settings), the NFE and the time."""
+    if metric not in result or metric not in metrics:
+        return None
     settings = result.get("settings", {})
+    value, method = words(result, settings)
     return (f"{value} on {result[metric + '_n']} held-out points (test split); {method}; "
             f"{result[metric + '_nfe']:.0f} NFE per batch of {settings.get('batch_size')}, "
             f"{result[metric + '_seconds']:.1f} s.")

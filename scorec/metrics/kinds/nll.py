@@ -10,22 +10,21 @@ from ..registry import metric
 
 
 def describe(run_dir, metrics: dict) -> str | None:
-    from ..likelihood import held_out_sentence, program_result
+    from ..likelihood import program_paragraph
 
-    result = program_result(run_dir, "nll", metrics)
-    if result is None:
-        return None
-    settings = result.get("settings", {})
-    value = f"nll = {result['nll']:.4g} ± {result['nll_se']:.2g} nats/dim"
-    if "bpd" in result:
-        value += (f" ({result['bpd']:.4g} ± {result['bpd_se']:.2g} bits/dim of the discrete levels, uniformly "
-                  "dequantized: score_sde's convention)")
-    method = (f"probability-flow ODE by {settings.get('solver')}, rtol {settings.get('rtol'):g}, "
-              f"atol {settings.get('atol'):g}, {settings.get('divergence')} divergence")
-    if settings.get("divergence") == "hutchinson":
-        method += f" ({settings.get('probes')} {settings.get('noise')} probe(s) per point)"
-    text = held_out_sentence(result, "nll", value, method)
-    if "nll_true" in metrics:
+    def words(result, settings):
+        value = f"nll = {result['nll']:.4g} ± {result['nll_se']:.2g} nats/dim"
+        if "bpd" in result:
+            value += (f" ({result['bpd']:.4g} ± {result['bpd_se']:.2g} bits/dim of the discrete levels, uniformly "
+                      "dequantized: score_sde's convention)")
+        method = (f"probability-flow ODE by {settings.get('solver')}, rtol {settings.get('rtol'):g}, "
+                  f"atol {settings.get('atol'):g}, {settings.get('divergence')} divergence")
+        if settings.get("divergence") == "hutchinson":
+            method += f" ({settings.get('probes')} {settings.get('noise')} probe(s) per point)"
+        return value, method
+
+    text = program_paragraph(run_dir, metrics, "nll", words)
+    if text is not None and "nll_true" in metrics:
         text += f" The data's own nll on the same points: {metrics['nll_true']:.4g} nats/dim."
     return text
 

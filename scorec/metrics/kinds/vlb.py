@@ -5,16 +5,14 @@ from ..registry import metric
 
 
 def describe(run_dir, metrics: dict) -> str | None:
-    from ..likelihood import held_out_sentence, program_result
+    from ..likelihood import program_paragraph
 
-    result = program_result(run_dir, "vlb", metrics)
-    if result is None:
-        return None
-    settings = result.get("settings", {})
-    value = f"vlb = {result['vlb']:.4g} ± {result['vlb_se']:.2g} bits/dim"
-    method = (f"variational bound over {settings.get('steps')} steps, {settings.get('variance')} reverse "
-              f"variance, {settings.get('decoder')} decoder")
-    return held_out_sentence(result, "vlb", value, method)
+    def words(result, settings):
+        return (f"vlb = {result['vlb']:.4g} ± {result['vlb_se']:.2g} bits/dim",
+                f"variational bound over {settings.get('steps')} steps, {settings.get('variance')} reverse "
+                f"variance, {settings.get('decoder')} decoder")
+
+    return program_paragraph(run_dir, metrics, "vlb", words)
 
 
 @metric("vlb", description="a discrete chain's variational bound on held-out data (bits/dim)", of_samples=False,
