@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..core.diagnostics import OPTIONS_CONFLICT
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -23,12 +25,14 @@ class Section(BaseModel):
 
 class FieldError(ValueError):
     """A model-level check that fails because of the values of `fields` (in order of
-    mention): the diagnostic points at the one the user (or a --set override) wrote last."""
+    mention): the diagnostic points at the one the user (or a --set override) wrote last.
+    Its code (core/codes.py) is E0209, options that do not fit together, unless given."""
 
-    def __init__(self, fields: tuple[str | tuple, ...], message: str, hint: str | None = None):
+    def __init__(self, fields: tuple[str | tuple, ...], message: str, hint: Any = None, code: str = OPTIONS_CONFLICT):
         super().__init__(message)
         self.fields = fields  # each a key of the model, or a path below it
-        self.hint = hint
+        self.hint = hint  # words, or a core.hints.Hint with fixes (paths relative to the model)
+        self.code = code
 
 
 def ordered(model: BaseModel, low: str, high: str) -> None:

@@ -142,8 +142,9 @@ def _fill(model: type[BaseModel], raw: Any, traits: tuple[str, ...]) -> Any:
                 default = registry.default_kind(family, traits)
                 value = {tag: default, **value} if default is not None else value
             members = registry.components(family)
-            if isinstance(value, dict) and value.get(tag) in members:
-                value = _fill(members[value[tag]].options, value, traits)
+            kind = value.get(tag) if isinstance(value, dict) else None
+            if isinstance(kind, str) and kind in members:  # any other tag is validation's to report
+                value = _fill(members[kind].options, value, traits)
             out[name] = value
         elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
             out[name] = _fill(info.annotation, value, traits)

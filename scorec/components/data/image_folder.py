@@ -38,11 +38,12 @@ class ImageFolderData(ImageOptions):
     def lower(self, ctx) -> ImageFolderNode:
         path = resolve_path(ctx, "path", self.path)
         if not path.is_dir():
-            raise ctx.error("path", f"no folder {path}", "path is read relative to the spec file's folder")
+            raise ctx.error("path", f"no folder {path}", "path is read relative to the spec file's folder",
+                            code="E0003")
         found = sum(1 for p in path.rglob("*") if p.suffix.lower() in EXTENSIONS)
         if found < 2:
             raise ctx.error("path", f"{path} holds {found} image file(s); a train and a test split need 2",
-                            f"image files end in {', '.join(EXTENSIONS)}")
+                            f"image files end in {', '.join(EXTENSIONS)}", code="E0003")
         return ImageFolderNode(kind="image_folder", shape=(self.channels, self.size, self.size), hflip=self.hflip,
                                path=str(path), size=self.size, channels=self.channels, extensions=EXTENSIONS,
                                test_every=self.test_every, workers=self.workers)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ...core.hints import SetKey, hint
 from ..options import PositiveInt
 from ..registry import component
 from ._grid import GridSamplerNode, GridSamplerOptions
@@ -39,6 +40,7 @@ class DPMSolverSampler(GridSamplerOptions):
         self.check_order(ctx, self.order)
         if self.variant == SDE and self.grid is not None and self.grid.kind == "optimized":
             raise ctx.error("grid", "grid 'optimized' is fitted to a deterministic solver, and variant 'sde' "
-                                    "draws fresh noise each step", "use variant: ode with the optimized grid")
+                                    "draws fresh noise each step",
+                            hint("use ", SetKey(("variant",), (ODE,)), " with the optimized grid"))
         return DPMSolverNode(**self.grid_fields(ctx, nfe=self.steps), order=self.order, stochastic=self.variant == SDE,
                              lower_order_final=self.lower_order_final)
