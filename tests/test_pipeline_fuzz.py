@@ -3,23 +3,31 @@
 Random overrides (kinds from the registry, numbers at and past their bounds, expressions,
 junk) on the valid base spec go through load -> validate -> lower -> emit. A spec is
 either refused with located SpecErrors, or lowered and emitted into Python that parses.
-Derandomized and bounded, so CI sees the same examples every run.
+And values of every YAML type (tests/fuzz_specs.py) at every key of the schema, kinds
+included, in `--set` overrides, YAML files and .score files: refused with located errors
+(that render in both formats' words), or compiled. Derandomized and bounded, so CI sees
+the same examples every run; SCOREC_FUZZ_EXAMPLES=N runs N of each.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 from pathlib import Path
 
+from fuzz_specs import CHANGES, examples, flow, located, put
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scorec.components import registry
 from scorec.core.diagnostics import SpecError, SpecErrors
 from scorec.emit.render import emit
+from scorec.frontend.score_loader import load_score
+from scorec.frontend.score_printer import to_score
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.lower.passes import lower
 from scorec.schema.overrides import apply_overrides
+from scorec.schema.query import SPEC_LAYOUT
 from scorec.schema.validate import validate
 
 BASE = (Path(__file__).parent / "diagnostics" / "base.yaml").read_text(encoding="utf-8")
@@ -47,20 +55,75 @@ overrides = st.lists(st.tuples(st.sampled_from(PATHS), values).map(lambda kv: f"
                      min_size=1, max_size=3)
 
 
-def located(exc: SpecError | SpecErrors) -> bool:
-    return all(e.span is not None for e in (exc.errors if isinstance(exc, SpecErrors) else [exc]))
-
-
-@settings(max_examples=150, deadline=5000, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(overrides)
-def test_every_accepted_spec_compiles(sets):
+def compiles_or_fails_located(doc, sources: dict[str, str], checking: bool = False) -> None:
+    """validate -> lower -> emit: Python that parses, or located SpecErrors. `checking`:
+    only as far as `scorec check` goes (lower's checks, no emission)."""
     try:
-        doc, _ = apply_overrides(BASE_DOC, sets)
-        ir = lower(validate(doc), doc)
+        ir = lower(validate(doc), doc, checking)
     except (SpecError, SpecErrors) as exc:
-        assert located(exc), exc
+        located(exc, sources)
         return
-    for name, text in emit(ir).items():
+    for name, text in ({} if checking else emit(ir)).items():
         if name.endswith(".py"):
             ast.parse(text, filename=name)
+
+
+FUZZ = settings(max_examples=examples(150), deadline=5000, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+TYPED = settings(FUZZ, max_examples=examples(100), deadline=5000)
+
+
+def with_overrides(sets: list[str], checking: bool = False) -> None:
+    sources = {"base.yaml": BASE, **{f"--set #{i}": text for i, text in enumerate(sets, start=1)}}
+    try:
+        doc, _ = apply_overrides(BASE_DOC, sets)
+    except (SpecError, SpecErrors) as exc:
+        located(exc, sources)
+        return
+    compiles_or_fails_located(doc, sources, checking)
+
+
+@FUZZ
+@given(overrides)
+def test_every_accepted_spec_compiles(sets):
+    with_overrides(sets)
+
+
+@TYPED
+@given(CHANGES)
+def test_any_value_at_any_key_in_overrides(changes):
+    with_overrides([".".join(path) + "=" + flow(value) for path, value in changes], checking=True)
+
+
+def changed(changes) -> dict:
+    data = copy.deepcopy(BASE_DOC.data)
+    for path, value in changes:
+        put(data, path, value)
+    return data
+
+
+@TYPED
+@given(CHANGES)
+def test_any_value_at_any_key_in_a_yaml_file(changes):
+    text = "".join(f"{key}: {flow(value)}\n" for key, value in changed(changes).items())
+    try:
+        doc = load_yaml(text, "s.yaml")
+    except (SpecError, SpecErrors) as exc:
+        located(exc, {"s.yaml": text})
+        return
+    compiles_or_fails_located(doc, {"s.yaml": text}, checking=True)
+
+
+@TYPED
+@given(CHANGES)
+def test_any_value_at_any_key_in_a_score_file(changes):
+    try:
+        text = to_score(changed(changes), layout=SPEC_LAYOUT)
+    except SpecError:  # what .score cannot hold (a mapping in a list, a key that is not a name)
+        return
+    try:
+        doc = load_score(text, "s.score", layout=SPEC_LAYOUT)
+    except (SpecError, SpecErrors) as exc:
+        located(exc, {"s.score": text})
+        return
+    compiles_or_fails_located(doc, {"s.score": text}, checking=True)
