@@ -15,7 +15,7 @@ import ast
 import copy
 from pathlib import Path
 
-from fuzz_specs import CHANGES, examples, flow, located, put
+from fuzz_specs import CHANGES, KEYS, VALUES, examples, flow, located, put
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -127,3 +127,32 @@ def test_any_value_at_any_key_in_a_score_file(changes):
         located(exc, {"s.score": text})
         return
     compiles_or_fails_located(doc, {"s.score": text}, checking=True)
+
+
+def kept_type(written, got) -> bool:
+    """A value the spec accepted keeps its YAML types: `true` is not the integer 1 (nor an order),
+    `2.0` not the integer 2; an integer may become a float (a rate written `1`)."""
+    if isinstance(written, dict) and isinstance(got, dict):
+        return all(kept_type(written[k], got[k]) for k in written.keys() & got.keys())
+    if isinstance(written, list) and isinstance(got, (list, tuple)) and len(written) == len(got):
+        return all(kept_type(w, g) for w, g in zip(written, got))
+    if isinstance(written, bool) or isinstance(got, bool):
+        return type(written) is type(got)
+    if isinstance(written, float):
+        return isinstance(got, float)
+    return True
+
+
+@TYPED
+@given(KEYS, VALUES)
+def test_an_accepted_value_keeps_its_type(path, value):
+    try:
+        spec = validate(apply_overrides(BASE_DOC, [".".join(path) + "=" + flow(value)])[0])
+    except (SpecError, SpecErrors):
+        return
+    got = spec.model_dump()
+    for key in path:
+        if not isinstance(got, dict) or key not in got:
+            return  # a kind named alone (`parameterization: eps`) is a section once validated
+        got = got[key]
+    assert kept_type(value, got), (path, value, got)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from ..core.diagnostics import OPTIONS_CONFLICT
 
@@ -15,6 +16,20 @@ MAX_COUNT = 2**31
 PositiveInt = Annotated[int, Field(gt=0, lt=MAX_COUNT)]
 NonNegativeInt = Annotated[int, Field(ge=0, lt=MAX_COUNT)]
 Probability = Annotated[float, Field(gt=0, lt=1)]
+
+
+def int_choice(*values: int) -> Any:
+    """Literal[values] for integers (`order: int_choice(1, 2, 3)`) that takes neither `true` (== 1)
+    nor `2.0` (== 2) as one of them: pydantic's Literal compares by equality, even in strict mode."""
+    expected = " or ".join(map(str, values)) if len(values) < 3 else \
+        ", ".join(map(str, values[:-1])) + f" or {values[-1]}"  # pydantic's wording, which validate.py reads
+
+    def exact(value: Any) -> Any:
+        if isinstance(value, (bool, float)):
+            raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+        return value
+
+    return Annotated[Literal[values], BeforeValidator(exact)]
 
 
 class Section(BaseModel):

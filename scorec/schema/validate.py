@@ -172,7 +172,10 @@ def _translate(err: dict, raw: Any, doc: Document) -> SpecError:
         if isinstance(value, str):
             return SpecError(f"unknown value '{value}' for {where}", doc.span_of(path),
                              did_you_mean(value, expected) or choices, "E0206")
-        return SpecError(f"invalid value {describe(value)} for {where}", doc.span_of(path), choices, "E0206")
+        if all(e.isidentifier() for e in expected):  # `eval.metrics: [3]`
+            return SpecError(f"{where} must be a name, got {describe(value)}", doc.span_of(path), choices, "E0206")
+        return SpecError(f"{where} must be {' or '.join(expected) if len(expected) < 3 else 'one of ' + ', '.join(expected)}"
+                         f", got {describe(value)}", doc.span_of(path), None, "E0206")  # `order: true`
 
     if kind in ("float_type", "float_parsing", "int_type", "int_parsing", "int_from_float", "bool_type", "bool_parsing",
                 "string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):

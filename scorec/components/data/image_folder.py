@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..options import NonNegativeInt, PositiveInt
+from ..options import NonNegativeInt, PositiveInt, int_choice
 from ..registry import component
 from ._images import ImageNode, ImageOptions, resolve_path
 
@@ -31,7 +31,7 @@ class ImageFolderData(ImageOptions):
     source: Literal["image_folder"]
     path: str = Field(..., description="the folder (relative to the spec's folder), searched recursively")
     size: PositiveInt = Field(32, description="side of the square images after crop and resize")
-    channels: Literal[1, 3] = Field(3, description="1 grey, 3 RGB")
+    channels: int_choice(1, 3) = Field(3, description="1 grey, 3 RGB")
     test_every: PositiveInt = Field(10, description="every n-th file (sorted) is held out for testing")
     workers: NonNegativeInt = Field(4, description="DataLoader workers decoding images (0: in the training process)")
 
