@@ -364,7 +364,7 @@ def test_installed_console_script_finds_its_templates(tmp_path):
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["common.py", "runtime.py", "sample.py", "spec.lock.json", "train.py"]
+    assert names == ["common.py", "likelihood.py", "runtime.py", "sample.py", "spec.lock.json", "train.py"]
 
 
 # ------------------------------------------------------------------------------ sample, eval

@@ -5,7 +5,8 @@ junk) on the valid base spec go through load -> validate -> lower -> emit. A spe
 either refused with located SpecErrors, or lowered and emitted into Python that parses.
 And values of every YAML type (tests/fuzz_specs.py) at every key of the schema, kinds
 included, in `--set` overrides, YAML files and .score files: refused with located errors
-(that render in both formats' words), or compiled. Derandomized and bounded, so CI sees
+(that render in both formats' words), or compiled; and what is accepted keeps its YAML type
+(`order: true` is not order 1). Derandomized and bounded, so CI sees
 the same examples every run; SCOREC_FUZZ_EXAMPLES=N runs N of each.
 """
 
