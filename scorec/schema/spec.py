@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 from ..components import registry
-from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section
+from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section, int_choice
 from ..components.registry import FamilyField
 from .likelihood import NLLOptions, VLBOptions
 
@@ -77,7 +77,7 @@ class EvalSpec(Section):
 class Spec(Section):
     """A whole spec, format version 1."""
 
-    scorec: Literal[1] = Field(..., description="format version")
+    scorec: int_choice(1) = Field(..., description="format version")
     name: str = Field(..., pattern=NAME_PATTERN, max_length=64, description="names the run directory")
     seed: Annotated[int, Field(ge=0, lt=2**31)] = 0
     data: Data
@@ -148,8 +148,9 @@ def _fill(model: type[BaseModel], raw: Any, traits: tuple[str, ...]) -> Any:
                 default = registry.default_kind(family, traits)
                 value = {tag: default, **value} if default is not None else value
             members = registry.components(family)
-            if isinstance(value, dict) and value.get(tag) in members:
-                value = _fill(members[value[tag]].options, value, traits)
+            kind = value.get(tag) if isinstance(value, dict) else None
+            if isinstance(kind, str) and kind in members:  # any other tag is validation's to report
+                value = _fill(members[kind].options, value, traits)
             out[name] = value
         elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
             out[name] = _fill(info.annotation, value, traits)
