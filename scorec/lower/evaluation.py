@@ -12,6 +12,7 @@ from typing import Any
 from ..components import registry
 from ..components.registry import Component, choice
 from ..core.diagnostics import Span, SpecError, SpecErrors
+from ..core.hints import SetKey, hint
 from ..core.ir import EvalIR
 from ..metrics import registry as metric_registry
 from ..metrics.registry import Setting, unmet
@@ -23,6 +24,8 @@ def setting_of(chosen: dict[str, Component], features: str) -> Setting:
     return Setting(samples=metric_registry.samples_of(chosen["data"].traits),
                    traits={family: comp.traits for family, comp in chosen.items()},
                    features=features, trained="exact" not in chosen["network"].traits)
+
+MISFIT = "E0301"  # the metric needs what the chosen components lack (core/codes.py)
 
 
 def lower_eval(ev: Any, chosen: dict[str, Component], data_shape: tuple, n_samples: int, source: Any) -> EvalIR:
@@ -53,16 +56,16 @@ def metric_error(name: str, missing: tuple, setting: Setting, chosen: dict[str, 
     if what == "on":
         message = (f"metric '{name}' compares {missing[1]}, but this data's samples are {setting.samples} "
                    f"of shape {tuple(data_shape)}")
-        return SpecError(message, span, instead)
+        return SpecError(message, span, instead, code=MISFIT)
     if what == "needs":
         family, trait = missing[1], missing[2]
         phrase = registry.FAMILIES[family].traits[trait].phrase
         message = f"metric '{name}' needs {phrase} (got {family} '{chosen[family].kind}')"
         providers = registry.fitting(family, {family: (trait,)})
-        hint = "; or ".join(h for h in (f"use {choice(family, providers)}" if providers else None, instead) if h)
-        return SpecError(message, span, hint or None)
+        use = hint("use ", choice(family, providers)) if providers else None
+        return SpecError(message, span, hint(use, "; or " if use and instead else None, instead), code=MISFIT)
     if what == "features":
         message = f"metric '{name}' needs features: {' or '.join(missing[1])} (got features: {setting.features})"
-        return SpecError(message, span, f"set eval.features: {missing[1][0]}")
+        return SpecError(message, span, hint("set ", SetKey(("eval", "features"), (missing[1][0],))), code=MISFIT)
     message = f"metric '{name}' measures trained weights, but network '{chosen['network'].kind}' is exact"
-    return SpecError(message, span, instead)
+    return SpecError(message, span, instead, code=MISFIT)
