@@ -8,9 +8,13 @@ prints, for each mixture, a table of SW1 at 5, 10, 20 and 50 NFE (a sampler whos
 counts, Heun's 2N - 1, takes the largest count within the budget).
 
     python bench/bench_few_step.py [--n 50000] [--mixtures issue,uneven,ring] [--nfe 5,10,20,50] [--no-peers]
+    python bench/bench_few_step.py --grids --process edm [--n 20000] [--mixtures issue,uneven]
 
-scorec runs the variance-preserving SDE (beta 0.1..20, t_eps 1e-3); diffusers its 1000-step linear
-DDPM schedule (beta 1e-4..0.02), that SDE's discretisation. diffusers is optional (pip install diffusers).
+scorec runs the variance-preserving SDE (beta 0.1..20, t_eps 1e-3) by default, or --process edm | flow |
+discrete | ve; diffusers its 1000-step linear DDPM schedule (beta 1e-4..0.02), the VP SDE's
+discretisation (so peers run only with --process vp). diffusers is optional (pip install diffusers).
+--grids puts every fixed grid kind that applies to the process under each few-step sampler: the
+table the samplers' default grids were chosen from (bench/NOTES.md).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from emitted import build, compile_text  # noqa: E402
+from scorec.core.diagnostics import SpecError  # noqa: E402
 from scorec.metrics import sliced_wasserstein  # noqa: E402
 
 MIXTURES = {  # name: (weights, means, std)
@@ -42,10 +47,18 @@ scorec: 1
 name: bench-few-step
 seed: 0
 data: {{source: gmm, weights: {weights}, means: {means}, std: {std}}}
-process: {{kind: vp, beta_min: 0.1, beta_max: 20.0, t_eps: 1.0e-3}}
+process: {process}
 model: {{parameterization: eps, network: {{kind: analytic}}}}
 sample: {sample}
 """
+
+PROCESSES = {
+    "vp": "{kind: vp, beta_min: 0.1, beta_max: 20.0, t_eps: 1.0e-3}",
+    "ve": "{kind: ve, sigma_min: 0.01, sigma_max: 50.0, t_eps: 1.0e-3}",
+    "edm": "{kind: edm}",
+    "flow": "{kind: flow}",
+    "discrete": "{kind: discrete, schedule: linear, timesteps: 1000}",
+}
 
 # label: (sample section with {steps}, steps for an NFE budget)
 SCOREC = {
@@ -64,6 +77,32 @@ SCOREC = {
     "scorec edm heun karras": ("{{sampler: edm, steps: {steps}}}", lambda b: (b + 1) // 2),
     "scorec edm heun optimized": ("{{sampler: edm, steps: {steps}, grid: {{kind: optimized}}}}", lambda b: (b + 1) // 2),
 }
+
+# --grids: each few-step sampler (at its default options but the grid) on every fixed grid kind
+GRID_SAMPLERS = {
+    "dpm_solver 2M": ("{{sampler: dpm_solver, order: 2, steps: {steps}, grid: {{kind: {grid}}}}}", lambda b: b),
+    "dpm_solver 3M": ("{{sampler: dpm_solver, order: 3, steps: {steps}, grid: {{kind: {grid}}}}}", lambda b: b),
+    "unipc 2": ("{{sampler: unipc, order: 2, steps: {steps}, grid: {{kind: {grid}}}}}", lambda b: b),
+    "unipc 3": ("{{sampler: unipc, order: 3, steps: {steps}, grid: {{kind: {grid}}}}}", lambda b: b),
+    "ipndm 4": ("{{sampler: ipndm, steps: {steps}, grid: {{kind: {grid}}}}}", lambda b: b),
+    "edm heun": ("{{sampler: edm, steps: {steps}, grid: {{kind: {grid}}}}}", lambda b: (b + 1) // 2),
+}
+FIXED_GRIDS = ("uniform", "karras", "logsnr", "quadratic", "linspace", "leading", "trailing")
+
+
+def grid_rows(process):
+    """label -> (sample section, steps for a budget) for every sampler x grid kind the process takes."""
+    rows = {}
+    for name, (section, steps_for) in GRID_SAMPLERS.items():
+        for grid in FIXED_GRIDS:
+            text = SPEC.format(weights=[1.0], means=[[0.0, 0.0]], std=1.0, process=PROCESSES[process],
+                               sample=section.format(steps=6, grid=grid))
+            try:
+                compile_text(text)
+            except SpecError:  # the grid does not apply to this process
+                continue
+            rows[f"scorec {name} {grid}"] = (section.replace("{grid}", grid), steps_for)
+    return rows
 
 
 def true_samples(mixture, n, seed):
@@ -84,12 +123,12 @@ def exact_eps(x, alpha, sigma, mixture):
     return sigma * (r[:, :, None] * diff / v).sum(1)
 
 
-def run_scorec(label, mixture, budget, n, workdir):
-    section, steps_for = SCOREC[label]
+def run_scorec(row, process, mixture, budget, n, workdir):
+    section, steps_for = row
     steps = steps_for(budget)
     weights, means, std = mixture
     text = SPEC.format(weights=weights or [1 / len(means)] * len(means), means=means, std=std,
-                       sample=section.format(steps=steps))
+                       process=PROCESSES[process], sample=section.format(steps=steps))
     folder = Path(tempfile.mkdtemp(dir=workdir))
     s = build(compile_text(text), folder).sample
     device = torch.device("cpu")
@@ -148,13 +187,16 @@ def main(argv=None):
     parser.add_argument("--mixtures", default=",".join(MIXTURES))
     parser.add_argument("--nfe", default="5,10,20,50")
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--process", default="vp", choices=sorted(PROCESSES))
+    parser.add_argument("--grids", action="store_true", help="every sampler on every fixed grid (no peers)")
     parser.add_argument("--only", default="", help="comma-separated substrings of the labels to run")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: stable on a shared machine)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     budgets = [int(b) for b in args.nfe.split(",")]
-    peers = {} if args.no_peers else peer_schedulers()
-    labels = [*SCOREC, *peers]
+    peers = {} if args.no_peers or args.grids or args.process != "vp" else peer_schedulers()
+    rows = grid_rows(args.process) if args.grids else SCOREC
+    labels = [*rows, *peers]
     if args.only:
         labels = [label for label in labels if any(part in label for part in args.only.split(","))]
     with tempfile.TemporaryDirectory() as workdir:
@@ -163,15 +205,15 @@ def main(argv=None):
             truth = true_samples(mixture, args.n, 1)
             floor = np.mean([sliced_wasserstein(true_samples(mixture, args.n, 100 + 2 * i),
                                                 true_samples(mixture, args.n, 101 + 2 * i), seed=7) for i in range(2)])
-            print(f"\nmixture '{name}' ({len(mixture[1])} modes, std {mixture[2]}), n = {args.n}: "
+            print(f"\nprocess {args.process}, mixture '{name}' ({len(mixture[1])} modes, std {mixture[2]}), n = {args.n}: "
                   f"SW1 to truth (floor {floor:.4f}); cell: SW1 (NFE)", flush=True)
             print(f"{'sampler':36s}" + "".join(f"{'<= ' + str(b) + ' NFE':>17s}" for b in budgets), flush=True)
             best = {b: (math.inf, "") for b in budgets}
             for label in labels:
                 cells, start = [], time.time()
                 for budget in budgets:
-                    if label in SCOREC:
-                        x, nfe = run_scorec(label, mixture, budget, args.n, workdir)
+                    if label in rows:
+                        x, nfe = run_scorec(rows[label], args.process, mixture, budget, args.n, workdir)
                     else:
                         x, nfe = run_diffusers(peers[label], mixture, budget, args.n)
                     sw = sliced_wasserstein(x, truth, seed=7) if np.isfinite(x).all() else math.inf

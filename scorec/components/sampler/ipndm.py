@@ -23,11 +23,11 @@ class IPNDMSampler(GridSamplerOptions):
 
     sampler: Literal["ipndm"]
     steps: PositiveInt = Field(10, description="network evaluations (the last step goes to the data)")
-    order: Literal[1, 2, 3, 4] = Field(4, description="Adams-Bashforth order (1 is Euler)")
+    order: Literal[1, 2, 3, 4] = Field(4, description="Adams-Bashforth order (1 is Euler; unwritten: at most steps)")
 
     def default_grid(self, ctx) -> str:
         return "linspace" if ctx.has("process", "discrete_time") else "karras"
 
     def lower(self, ctx) -> IPNDMNode:
-        self.check_order(ctx, self.order)
-        return IPNDMNode(**self.grid_fields(ctx, nfe=self.steps), order=self.order)
+        order = self.multistep_order(ctx)
+        return IPNDMNode(**self.grid_fields(ctx, nfe=self.steps), order=order)
