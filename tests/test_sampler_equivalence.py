@@ -337,7 +337,7 @@ def test_edm_on_process_edm_is_k_diffusions_karras_heun(churn, s_tmax, tmp_path)
                                process="{kind: edm}")
     x = prior(s)
     ours = run_scorec(s, model, x, steps, seed=5)
-    sigmas = s.noise_scale(s.sample_grid(steps, x.device))  # 0 at the data, though sigma(0) = SIGMA_MIN
+    sigmas = s.scale_levels(s.sample_grid(steps, x.device))  # 0 at the data, though sigma(0) = SIGMA_MIN
     karras = sampling.get_sigmas_karras(steps, 0.002, 80.0, rho=7.0).double()
     assert torch.allclose(sigmas, karras, rtol=1e-6, atol=0)
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ..options import PositiveInt
 from ..registry import component
-from ._grid import GridSamplerNode, GridSamplerOptions
+from ._grid import GridSamplerNode, GridSamplerOptions, process_grid
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +26,7 @@ class IPNDMSampler(GridSamplerOptions):
     order: Literal[1, 2, 3, 4] = Field(4, description="Adams-Bashforth order (1 is Euler; unwritten: at most steps)")
 
     def default_grid(self, ctx) -> str:
-        return "linspace" if ctx.has("process", "discrete_time") else "karras"
+        return process_grid(ctx) or "karras"
 
     def lower(self, ctx) -> IPNDMNode:
         order = self.multistep_order(ctx)
