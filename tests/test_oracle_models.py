@@ -98,3 +98,15 @@ def test_karras_on_edm_is_the_process_grid(tmp_path):
         expected = (80 ** (1 / 7) + ramp * (0.002 ** (1 / 7) - 80 ** (1 / 7))) ** 7
         assert torch.allclose(sigmas, expected, rtol=1e-6), grid
     assert torch.allclose(levels["uniform"], levels["karras"], atol=1e-7)
+
+
+@pytest.mark.parametrize("process, sampler, grid", [
+    ("{kind: flow}", "dpm_solver", "logsnr"), ("{kind: flow}", "unipc", "logsnr"), ("{kind: flow}", "ipndm", "uniform"),
+    ("{kind: flow}", "edm", "karras"), ("{kind: edm}", "dpm_solver", "logsnr"), ("{kind: edm}", "ipndm", "karras"),
+    ("{kind: discrete}", "unipc", "linspace"),
+])
+def test_default_grid_per_process(process, sampler, grid):
+    """The grid a spec gets when it names none (bench/NOTES.md: bench_few_step.py --grids): a discrete
+    chain's own timesteps, else the sampler's (logsnr; karras for edm; ipndm karras, uniform in t on flow)."""
+    ir = compile_text(SPEC.format(process=process, sample=f"{{sampler: {sampler}, steps: 8}}"))
+    assert ir.sampler.time_grid.kind == grid

@@ -47,15 +47,9 @@ KINDS = {k.name: k for k in (
 )}
 
 
-# The grid a process asks for, whatever the solver (bench/NOTES.md, `bench_few_step.py --grids`): a discrete
-# chain's own timesteps; on a straight path uniform steps in t (at 10 NFE on flow: iPNDM 0.040 against 0.069
-# logsnr and 0.128 karras, DPM-Solver++ 2M 0.084 against 0.167 logsnr).
-PROCESS_GRIDS = (("discrete_time", "linspace"), ("straight_path", "uniform"))
-
-
 def process_grid(ctx) -> str | None:
-    """The default grid the process's traits ask for, if any."""
-    return next((kind for trait, kind in PROCESS_GRIDS if ctx.has("process", trait)), None)
+    """A discrete chain's own timesteps, whatever the solver; None elsewhere (the solver's default)."""
+    return "linspace" if ctx.has("process", "discrete_time") else None
 
 
 class GridOptions(Section):
