@@ -22,6 +22,8 @@ from typing import Annotated, Any, Callable, Literal, Union
 
 from pydantic import BaseModel, Discriminator, Field, Tag
 
+from ..core.hints import ChooseKind
+
 
 @dataclass(frozen=True)
 class Trait:
@@ -45,7 +47,8 @@ class Family:
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("data", "source", ("DATA_SHAPE", "load_data", "reference_data"), traits={
         "mixture": Trait("a Gaussian-mixture data source", ("GMM_WEIGHTS", "GMM_MEANS", "GMM_STDS")),
-        "images": Trait("an image data source", ("augment",)),
+        # PIXEL_LEVELS: the levels k of a channel, held as 2k / (PIXEL_LEVELS - 1) - 1 in [-1, 1] (bits/dim)
+        "images": Trait("an image data source", ("augment", "PIXEL_LEVELS")),
         "labelled": Trait("a labelled data source (classifier features, IS)", ("load_labels",)),
         # load_data gives a torch Dataset (larger than memory), not an array: train.py streams it
         # through DataLoader workers (the Dataset's `workers` attribute)
@@ -53,7 +56,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     }),
     Family("process", "kind",
            ("alpha", "sigma", "prior_sample", "draw_time", "time_grid", "time_input"), traits={
-               "continuous_time": Trait("a continuous process", ("T_EPS", "drift", "diffusion")),
+               # prior_log_density(x): the density of prior_sample's law (the likelihood's noise end)
+               "continuous_time": Trait("a continuous process", ("T_EPS", "drift", "diffusion", "prior_log_density")),
                "discrete_time": Trait("a discrete process", ("N_STEPS", "alpha_bar")),
                "noise_levels": Trait("an NCSN ladder of noise levels", ("N_LEVELS", "SIGMAS")),
                # shared by continuous processes and NCSN ladders: x_t = alpha x_0 + sigma z at any
@@ -251,11 +255,11 @@ def satisfied_by(family: str, chosen: dict[str, Component]) -> list[str]:
     return sorted(out)
 
 
-def choice(family: str, kinds: list[str]) -> str:
-    """How a spec chooses among `kinds`: 'sampler: a, b', 'objective kind: a', 'parameterization: a'."""
+def choice(family: str, kinds: list[str]) -> ChooseKind:
+    """A fix choosing among `kinds`, for a core.hints.hint; as text, how a YAML spec chooses:
+    'sampler: a, b', 'objective kind: a', 'parameterization: a'."""
     fam = FAMILIES[family]
-    key = family if fam.scalar or fam.tag == family else f"{family} {fam.tag}"
-    return f"{key}: {' or '.join(kinds) if len(kinds) == 2 else ', '.join(kinds)}"
+    return ChooseKind(family, tuple(kinds), None if fam.scalar else fam.tag)
 
 
 def default_options(family: str) -> Any:

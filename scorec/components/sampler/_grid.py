@@ -89,7 +89,7 @@ class GridSamplerOptions(SamplerOptions):
             fits = [k.name for k in KINDS.values() if k.needs is None or ctx.has("process", k.needs)]
             raise SpecError(f"grid '{kind.name}' does not apply to process '{ctx.chosen['process'].kind}': "
                             f"it needs {_phrase(kind.needs)}", ctx.span("grid", "kind"),
-                            f"grids for this process: {', '.join(fits)}")
+                            f"grids for this process: {', '.join(fits)}", code="E0301")
         if self.steps < min_steps:
             raise ctx.error("steps", f"sample.steps ({self.steps}) is too few for sampler '{self.sampler}'",
                             f"use at least {min_steps} steps")
@@ -99,7 +99,7 @@ class GridSamplerOptions(SamplerOptions):
                         template=kind.template, text=f"{self.steps} steps, {text}"
                         + ("; last step to the data" if self.denoise else ""))
 
-    def refuse_optimized(self, ctx, noisy: bool, why: str, hint: str) -> None:
+    def refuse_optimized(self, ctx, noisy: bool, why: str, hint) -> None:
         """The optimized grid is fitted to a deterministic solve: a located error where the solver adds noise."""
         if noisy and self.grid is not None and self.grid.kind == "optimized":
             raise SpecError(f"grid 'optimized' is fitted to a deterministic solver, and {why}",

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..options import PositiveInt
+from ...core.hints import SetKey, hint
+from ..options import PositiveInt, int_choice
 from ..registry import component
 from ._grid import GridSamplerNode, GridSamplerOptions
 
@@ -29,8 +30,8 @@ class DPMSolverSampler(GridSamplerOptions):
 
     sampler: Literal["dpm_solver"]
     steps: PositiveInt = Field(10, description="network evaluations (the last step goes to the data)")
-    order: Literal[1, 2, 3] = Field(2, description="multistep order: 2 (2M) or 3 (3M); 1 is DDIM "
-                                                   "(unwritten: at most steps)")
+    order: int_choice(1, 2, 3) = Field(2, description="multistep order: 2 (2M) or 3 (3M); 1 is DDIM "
+                                                    "(unwritten: at most steps)")
     variant: Literal[(ODE, SDE)] = Field(ODE, description="ode: DPM-Solver++; sde: SDE-DPM-Solver++ "
                                                               "(fresh noise each step)")
     lower_order_final: bool = Field(True, description="below 15 steps, the last two steps use orders 1 and 2 "
@@ -39,6 +40,6 @@ class DPMSolverSampler(GridSamplerOptions):
     def lower(self, ctx) -> DPMSolverNode:
         order = self.multistep_order(ctx)
         self.refuse_optimized(ctx, self.variant == SDE, "variant 'sde' draws fresh noise each step",
-                              "use variant: ode with the optimized grid")
+                              hint("use ", SetKey(("variant",), (ODE,)), " with the optimized grid"))
         return DPMSolverNode(**self.grid_fields(ctx, nfe=self.steps), order=order, stochastic=self.variant == SDE,
                              lower_order_final=self.lower_order_final)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..options import PositiveInt
+from ..options import PositiveInt, int_choice
 from ..registry import component
 from ._grid import GridSamplerNode, GridSamplerOptions, process_grid
 
@@ -23,7 +23,7 @@ class IPNDMSampler(GridSamplerOptions):
 
     sampler: Literal["ipndm"]
     steps: PositiveInt = Field(10, description="network evaluations (the last step goes to the data)")
-    order: Literal[1, 2, 3, 4] = Field(4, description="Adams-Bashforth order (1 is Euler; unwritten: at most steps)")
+    order: int_choice(1, 2, 3, 4) = Field(4, description="Adams-Bashforth order (1 is Euler; unwritten: at most steps)")
 
     def default_grid(self, ctx) -> str:
         # on a straight path uniform steps in t (bench/NOTES.md, --grids: 0.040 at 10 NFE on flow against
