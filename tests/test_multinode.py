@@ -30,7 +30,7 @@ data: {source: moons, n: 4000}
 process: {kind: vp}
 model: {parameterization: eps, network: {kind: mlp, hidden: [64, 64]}}
 objective: {kind: dsm}
-train: {steps: 600, batch_size: 128, lr: 3.0e-3, warmup: 10, compile: false, log_every: 20, checkpoint_every: 100}
+train: {steps: 200, batch_size: 128, lr: 3.0e-3, warmup: 10, compile: false, log_every: 20, checkpoint_every: 40}
 sample: {sampler: em, steps: 20, n: 200, batch_size: 64}
 eval: {metrics: [mmd]}
 """
@@ -120,7 +120,7 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_with_the_uninterrupted_we
                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     last = out / "checkpoints" / "last.pt"
     try:
-        for _ in range(3000):  # the first checkpoint (step 100 of 600), then kill -9 rank 1 alone
+        for _ in range(3000):  # the first checkpoint (step 40 of 200), then kill -9 rank 1 alone
             pids = worker_pids(out, 1) if last.exists() else []
             if pids:
                 break
@@ -131,7 +131,7 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_with_the_uninterrupted_we
         _, err = run.communicate(timeout=300)
     finally:
         run.kill()
-    assert pids and killed_after < 600
+    assert pids and killed_after < 200
     assert run.returncode == 0, err
     assert same_weights(checkpoint(ref), checkpoint(out))  # nothing lost, nothing repeated differently
     log = (out / "logs" / "train.stderr").read_text()
@@ -140,12 +140,12 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_with_the_uninterrupted_we
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     assert sum(e["event"] == "train_start" for e in events) == 2  # started, restarted
     steps = [e["step"] for e in events if e["event"] == "train"]
-    assert steps == list(range(20, 601, 20))  # the log cut back to the checkpoint: each step once
+    assert steps == list(range(20, 201, 20))  # the log cut back to the checkpoint: each step once
 
 
 @pytest.mark.slow
 def test_fsdp_trains_like_ddp_and_resumes_a_ddp_checkpoint(reference, tmp_path):
-    """FSDP2 on gloo: the reference's 600 steps within float error of DDP's; its checkpoint has DDP's
+    """FSDP2 on gloo: the reference's 200 steps within float error of DDP's; its checkpoint has DDP's
     format (keys, shapes, optimizer state by parameter index); and a DDP checkpoint resumed under FSDP
     goes on (the whole saved tensors cut into this process's shards)."""
     import torch
@@ -155,7 +155,7 @@ def test_fsdp_trains_like_ddp_and_resumes_a_ddp_checkpoint(reference, tmp_path):
                   "--set", "train.distributed=fsdp")
     assert fsdp.returncode == 0, fsdp.stderr
     a, b = checkpoint(ref), checkpoint(tmp_path / "fsdp")
-    assert sorted(a) == sorted(b) and a["step"] == b["step"] == 600
+    assert sorted(a) == sorted(b) and a["step"] == b["step"] == 200
     for part in ("net", "ema"):
         assert {k: v.shape for k, v in a[part].items()} == {k: v.shape for k, v in b[part].items()}
         for k in a[part]:  # the same sums in another order: rounding only (weights are O(0.1-1))
@@ -163,14 +163,14 @@ def test_fsdp_trains_like_ddp_and_resumes_a_ddp_checkpoint(reference, tmp_path):
     assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
     for index, moments in a["optimizer"]["state"].items():
         assert {n: v.shape for n, v in moments.items()} == {n: v.shape for n, v in b["optimizer"]["state"][index].items()}
-    # the DDP run trained on to step 700 under FSDP
+    # the DDP run trained on to step 240 under FSDP
     shutil.copytree(ref, tmp_path / "more")
     more = scorec("run", spec, "--out", tmp_path / "more", "--device", "cpu", "--nproc", 2,
-                  "--set", "train.steps=700", "--set", "train.distributed=fsdp")
+                  "--set", "train.steps=240", "--set", "train.distributed=fsdp")
     assert more.returncode == 0, more.stderr
-    assert checkpoint(tmp_path / "more")["step"] == 700
+    assert checkpoint(tmp_path / "more")["step"] == 240
     events = (tmp_path / "more" / "events.jsonl").read_text()
-    assert '"step": 600' in events and '"step": 700' in events
+    assert '"step": 200' in events and '"step": 240' in events
 
 
 def test_fsdp_with_a_network_that_has_no_blocks_is_a_spec_error(tmp_path):
