@@ -99,7 +99,7 @@ def check_sharding(spec: Any, chosen: dict[str, Component], source: SourceMap) -
         fits = sorted(kind for kind, c in registry.components("network").items() if "shardable" in c.traits)
         raise SpecError(f"train.distributed: fsdp shards the network block by block, and the {network.kind} "
                         "network has no blocks to shard", source.span_of(("train", "distributed")),
-                        f"use distributed: ddp, or a network FSDP can shard: {', '.join(fits)}")
+                        f"use distributed: ddp, or a network FSDP can shard: {', '.join(fits)}", code="E0301")
 
 
 def check_eval(ev: Any, data_shape: tuple, source: SourceMap) -> None:
