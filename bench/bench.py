@@ -182,8 +182,6 @@ def bare_train_step(common, train):
 
 
 def bench_train(workdir, steps, rounds):
-    import torch
-
     for compiled in (False, True):
         out = compile_to(VP_SPEC, [f"train.compile={str(compiled).lower()}"], workdir / f"train_{compiled}")
         runtime, common, train = load_emitted(out, "train")
