@@ -74,6 +74,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            }),
     Family("network", "kind", ("build_network",), ("data", "process", "parameterization"), traits={
         "exact": Trait("an exact (analytic) score"),
+        # train.distributed: fsdp shards the weights block by block: network_blocks(net) names the blocks
+        "shardable": Trait("a network FSDP can shard block by block", ("network_blocks",)),
     }),
     Family("parameterization", "kind", ("ScoreModel", "prediction_target", "oracle_output"), ("process",),
            scalar=True, traits={
