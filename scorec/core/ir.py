@@ -118,6 +118,7 @@ class TrainIR:
     precision: str
     compile: bool
     compile_mode: str
+    distributed: str  # ddp | fsdp: how several processes share the weights
     checkpoint_every: int
     log_every: int
 
@@ -204,7 +205,8 @@ def spec_hash(ir: ProgramIR) -> str:
 
 
 # Train fields that say how long or how verbosely to train, not what is trained.
-_SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every")
+# How long and how often, and how processes share the work (the checkpoint has one format either way).
+_SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every", "distributed")
 # What the trained weights depend on.
 _TRAINING_PARTS = ("version", "seed", "data", "process", "network", "parameterization", "objective")
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from ..components import registry
 from ..components.registry import Component, FamilyField
-from ..core.diagnostics import SpecErrors
+from ..core.diagnostics import SpecError, SpecErrors
 from ..core.ir import Node, ProgramIR, TrainIR
 from ..schema.messages import needs_error
 from .context import Context, SourceMap, component_of, lower_one
@@ -72,6 +72,7 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
     work that finds no errors, such as searching for a closed form it would otherwise emit."""
     chosen = {f: component_of(f, _at(spec, path)) for f, path in SECTIONS.items()}
     check_needs(spec, chosen, source)
+    check_sharding(spec, chosen, source)
     lowered: dict[str, Node] = {}
     for family, path in SECTIONS.items():
         ctx = Context(source, path[:-1], lowered, chosen, checking, spec.train)
@@ -85,3 +86,14 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
         eval=lower_eval(spec.eval, chosen, lowered["data"].shape, sampler.n, source),
         **lowered,
     )
+
+
+def check_sharding(spec: Any, chosen: dict[str, Component], source: SourceMap) -> None:
+    """train.distributed: fsdp shards the network block by block: its network must name its blocks."""
+    network = chosen["network"]
+    if spec.train.distributed == "fsdp" and "shardable" not in network.traits:
+        fits = sorted(kind for kind, c in registry.components("network").items() if "shardable" in c.traits)
+        raise SpecError(f"train.distributed: fsdp shards the network block by block, and the {network.kind} "
+                        "network has no blocks to shard", source.span_of(("train", "distributed")),
+                        f"use distributed: ddp, or a network FSDP can shard: {', '.join(fits)}", code="E0301")
+
