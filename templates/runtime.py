@@ -700,12 +700,12 @@ class SampleShare:
         self.drawn, self.stats, self.nfe, self.done = {}, {}, 0, 0
 
     def __iter__(self):
-        """(size, generator, progress) of each of this process's batches; progress(step) is the
+        """(size, generator, progress) of each of this process's batches; progress(step, x) is the
         sampler's callback: about 50 events a batch (rank 0's share stands for all: the ranks keep pace)."""
         for index in self.mine:
             size = self.sizes[index]
 
-            def progress(step, size=size):
+            def progress(step, x=None, size=size):
                 if step % max(1, self.steps // 50) == 0:
                     self.log(event="sample_progress", fraction=(self.done + size * step / self.steps) / self.total)
 

@@ -251,26 +251,40 @@ class _SyntheticCommon:
         return self.splits[split][1]
 
 
+def _image_evaluation(samples, features="classifier", n_reference=600):
+    """An Evaluation of `samples` against the synthetic data, as scorec eval builds it for a run."""
+    from types import SimpleNamespace
+
+    from scorec.metrics.evaluation import Evaluation
+
+    ir = SimpleNamespace(eval=SimpleNamespace(features=features, n_reference=n_reference))
+    program = SimpleNamespace(common=_SyntheticCommon())
+    return Evaluation(samples, None, ir=ir, program=program, samples_kind="images", seed=0, log=lambda *a: None)
+
+
 def test_image_evaluation_with_classifier_features_and_floors(tmp_path, monkeypatch):
     from scorec.metrics import features
-    from scorec.metrics.images import evaluate_images, load_image_data
+    from scorec.metrics.evaluation import evaluate_metrics
 
     monkeypatch.setenv("SCOREC_CACHE", str(tmp_path))
     real_train = features.train_classifier
     # 150 steps are plenty for bars; keeps the test at seconds
     monkeypatch.setattr(features, "train_classifier",
                         lambda net, x, y, xt, yt: real_train(net, x, y, xt, yt, epochs=1, min_steps=80, batch_size=64))
-    data = load_image_data(_SyntheticCommon(), 0)
     good, _ = _synthetic_images(200, 2)
     bad = np.clip(good[:, :, ::-1, ::-1] * 0 + np.random.default_rng(3).normal(0, 0.5, good.shape), -1, 1)
     names = ["fid", "kid", "is", "precision_recall"]
-    m_good = evaluate_images(names, good, data, "classifier", n_reference=600)
+    m_good = evaluate_metrics(names, _image_evaluation(good))
     assert m_good["classifier_accuracy"] > 0.95
     assert {"fid", "fid_floor", "kid", "kid_se", "kid_floor", "is", "is_floor", "precision", "recall"} <= set(m_good)
-    m_bad = evaluate_images(names, bad.astype(np.float32), data, "classifier", n_reference=600)
+    m_bad = evaluate_metrics(names, _image_evaluation(bad.astype(np.float32)))
     assert m_bad["fid"] > 5 * max(m_good["fid"], m_good["fid_floor"], 1e-3)
     assert m_good["is"] == pytest.approx(m_good["is_floor"], rel=0.15)  # both ~3 classes, confident
     assert m_good["precision"] > 0.8 and m_bad["precision"] < m_good["precision"]
+    # the floor is the test split (as many images as samples) against the same reference
+    assert m_bad["fid_floor"] == m_good["fid_floor"]
+    test = _SyntheticCommon().load_data("test", 0)
+    assert evaluate_metrics(["fid"], _image_evaluation(test))["fid"] == m_good["fid_floor"]
     # cached: the classifier and the reference features are reused, not retrained
     assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["classifier", "reference"]
 

@@ -114,7 +114,7 @@ sample:
   predictor: reverse_diffusion
   corrector: {kind: langevin, snr: 0.16, steps: 1}
 eval:
-  metrics: [mmd, swd]
+  metrics: [c2st, mmd, nn_ratio, swd]
   n_reference: 5000
 """
 
@@ -249,10 +249,14 @@ def test_nfe_counted_by_lowering_is_what_the_sampler_does(case, tmp_path):
     if getattr(ir.sampler, "prepares", False):  # an optimized grid is found once, before sampling
         s.prepare_sampler(model, str(tmp_path / "grid.json"), device)
         assert model.nfe == 0  # the calibration's evaluations are not the sampler's
+    states = []  # the sampler contract: callback(step, x) after each step, x the state in the data's space
     with torch.inference_mode():
-        out = s.sample(model, x, generator)
+        out = s.sample(model, x, generator, callback=lambda step, state: states.append((step, state.clone())))
     assert model.nfe == loop_nfe
     assert out.shape == x.shape and torch.isfinite(out).all()
+    assert states and [step for step, _ in states] == sorted({step for step, _ in states})
+    assert all(state.shape == x.shape for _, state in states)
+    assert torch.allclose(states[-1][1], out)  # the last state seen is what the sampler returns
 
     # the whole program, denoising included, reports the lowering's count
     s.main(["--out", str(tmp_path), "--device", "cpu"])

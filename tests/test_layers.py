@@ -21,12 +21,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "scorec"
 
 # The pipeline, first to last. A module's layer is the package right under scorec/ that
 # holds it (scorec/pipeline.py and scorec/cli.py are layers of their own).
-LAYERS = ("core", "frontend", "components", "schema", "lower", "emit", "pipeline", "tools", "metrics", "run", "cli")
+# metrics sit before the schema: like components, a metric module declares what the schema and the
+# lowering read (its name, needs, defaults) beside the code that only run/ calls (compute, whose numpy
+# and torch imports are inside it: test_the_compiler_loads_no_metric_numerics checks they stay there).
+LAYERS = ("core", "frontend", "components", "metrics", "schema", "lower", "emit", "pipeline", "tools", "run", "cli")
 # Layers that may import less than everything before them.
 ONLY = {
     "frontend": {"core"},
     "components": {"core"},  # expressions and the IR vocabulary, never the frontend nor the schema
-    "metrics": {"core"},  # one day registered components of their own; they run emitted code, not the compiler
+    "metrics": {"core"},  # registered components of their own: declarations the schema reads, compute that run/ calls
 }
 # Where torch may be imported: the layers that run emitted programs and measure their samples.
 TORCH_LAYERS = {"run", "metrics"}
@@ -185,6 +188,18 @@ def test_the_compiler_never_imports_torch():
                 for module in modules() if layer_of(module) not in TORCH_LAYERS
                 for line, target in imports_of(module) if target.split(".")[0] == "torch"]
     assert not breaches, "torch imported outside run/ and metrics/:\n" + "\n".join(breaches)
+
+
+def test_the_compiler_loads_no_metric_numerics():
+    """The schema imports every metric's declaration; none may pull in numpy, torch, scipy or sklearn."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from scorec.metrics import registry; registry.metrics(); import scorec.schema.spec; "
+            "print(sorted(m for m in ('numpy', 'torch', 'scipy', 'sklearn', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent).stdout.strip()
+    assert out == "[]"
 
 
 @pytest.mark.parametrize("module", sorted(modules()))

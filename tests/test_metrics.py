@@ -1,4 +1,4 @@
-"""Tests for scorec.metrics and scorec.run.report.
+"""Tests for scorec.metrics' point distances and scorec.run.plots.
 
 Statistical checks use fixed seeds, so they are deterministic; the tolerances
 are still derived from the estimators' standard errors so that a failure means
@@ -13,16 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from scorec.metrics import (
-    METRICS,
-    _mmd2_batch,
-    compute_metrics,
-    mmd_rbf,
-    mode_shares,
-    sliced_wasserstein,
-    total_variation,
-)
-from scorec.run.report import plot_loss, plot_samples
+from scorec.metrics import mmd_rbf, mode_shares, sliced_wasserstein, total_variation
+from scorec.metrics.points import _mmd2_batch
+from scorec.run.plots import plot_loss, plot_samples
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -226,19 +219,6 @@ def test_total_variation_constructed():
     assert total_variation([0.5, 0.3, 0.2], [0.2, 0.3, 0.5]) == pytest.approx(0.3)
     with pytest.raises(ValueError):
         total_variation([0.5, 0.5], [1.0])
-
-
-def test_compute_metrics_flat_dict_and_unknown_name():
-    x = _rng(20).standard_normal((200, 2))
-    y = _rng(21).standard_normal((150, 2))
-    out = compute_metrics(["swd", "mmd"], x, y, seed=2)
-    assert set(out) == {"swd", "mmd", "mmd_pvalue"}
-    assert all(isinstance(v, float) for v in out.values())
-    assert out["swd"] == sliced_wasserstein(x, y, seed=2)
-    assert (out["mmd"], out["mmd_pvalue"]) == mmd_rbf(x, y, seed=2)
-    assert {"swd", "mmd"} <= set(METRICS)
-    with pytest.raises(ValueError, match="nope"):
-        compute_metrics(["swd", "nope"], x, y)
 
 
 # --------------------------------------------------------------------------

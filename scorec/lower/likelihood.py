@@ -37,6 +37,10 @@ def lower_likelihood(ev: Any, chosen: dict[str, Component], data_shape: tuple, s
                                    noise=ev.nll.noise, rtol=ev.nll.rtol, atol=ev.nll.atol)
         elif name == "nll" and "normalized" not in chosen["objective"].traits:
             errors.append(_no_nll(chosen, process, span))
+        elif name == "nll" and "exact" in chosen["network"].traits:  # a normalized model's own: its log_z
+            errors.append(SpecError(f"metric 'nll' of a normalized model measures its trained weights (log_z), but "
+                                    f"network '{chosen['network'].kind}' is exact and trains none", span,
+                                    code=MISFIT))
         elif name == "vlb" and set(BOUND_NEEDS) <= process:
             out = BoundLikelihoodIR(method="variational_bound", metric="vlb", n=ev.vlb.n, batch_size=ev.vlb.batch_size,
                                     variance=ev.vlb.variance)

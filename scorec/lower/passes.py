@@ -15,11 +15,10 @@ from pydantic import BaseModel
 from ..components import registry
 from ..components.registry import Component, FamilyField
 from ..core.diagnostics import SpecError, SpecErrors
-from ..core.hints import SetKey, hint
-from ..core.ir import EvalIR, Node, ProgramIR, TrainIR
+from ..core.ir import Node, ProgramIR, TrainIR
 from ..schema.messages import needs_error
 from .context import Context, SourceMap, component_of, lower_one
-from .likelihood import lower_likelihood
+from .evaluation import lower_eval
 
 # Where each top-level family sits in the spec, in lowering order.
 SECTIONS: dict[str, tuple] = {
@@ -80,14 +79,11 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
         lowered[family] = lower_one(_at(spec, path), family, ctx, path[-1])
     exact = "exact" in chosen["network"].traits
     sampler = lowered["sampler"]
-    check_eval(spec.eval, lowered["data"].shape, source)
-    likelihood = lower_likelihood(spec.eval, chosen, lowered["data"].shape, source)
     return ProgramIR(
         name=spec.name,
         seed=spec.seed,
         train=None if exact else TrainIR(**spec.train.model_dump()),
-        eval=EvalIR(metrics=tuple(spec.eval.metrics), n_reference=spec.eval.n_reference or sampler.n,
-                    features=spec.eval.features, likelihood=likelihood),
+        eval=lower_eval(spec.eval, chosen, lowered["data"].shape, sampler.n, source),
         **lowered,
     )
 
@@ -101,23 +97,3 @@ def check_sharding(spec: Any, chosen: dict[str, Component], source: SourceMap) -
                         "network has no blocks to shard", source.span_of(("train", "distributed")),
                         f"use distributed: ddp, or a network FSDP can shard: {', '.join(fits)}", code="E0301")
 
-
-def check_eval(ev: Any, data_shape: tuple, source: SourceMap) -> None:
-    """Image metrics need image data (C, H, W); the Inception Score needs class logits."""
-    from ..schema.spec import IMAGE_METRICS, POINT_METRICS
-
-    errors = []
-    images = len(data_shape) == 3
-    for i, name in enumerate(ev.metrics):
-        if name in IMAGE_METRICS and not images:
-            errors.append(SpecError(
-                f"metric '{name}' compares image features, but this data's samples have shape {tuple(data_shape)}",
-                source.span_of(("eval", "metrics", i)), f"for points use {', '.join(POINT_METRICS)}", code="E0301"))
-        elif name == "is" and ev.features == "inception":
-            errors.append(SpecError(
-                "metric 'is' needs class logits; the FID Inception network scorec uses gives pool features only",
-                source.span_of(("eval", "metrics", i)),
-                hint("use ", SetKey(("eval", "features"), ("classifier",)), " for the Inception Score"),
-                code="E0301"))
-    if errors:
-        raise SpecErrors(errors)

@@ -1,63 +1,23 @@
-"""Image metrics of a run: features of the samples against the dataset's, with floors.
+"""Features of a run's images for the image metrics (kinds/fid.py, kid.py, ...), with floors.
 
-The dataset is read through the run's own emitted ``code/common.py`` (imported with
-importlib): its ``load_data(split, seed)`` gives the train and test splits, and, where the
-data source defines it, ``load_labels(split, seed)`` their class labels (which the
-``classifier`` features need). Nothing here knows a data source by name: a run is an image
-run when ``len(DATA_SHAPE) == 3``.
+The dataset is read through the run's own emitted ``code/common.py`` (the evaluation's program):
+its ``load_data(split, seed)`` gives the train and test splits, and, where the data source
+defines it, ``load_labels(split, seed)`` their class labels (which the ``classifier`` features
+need). Nothing here knows a data source by name.
 
 Reference = features of (up to ``n_reference``) train-split images, cached per dataset hash,
 extractor and size. Floor = the same metric between test-split images (as many as there are
-samples, at most the split, since FID and KID depend on the set size) and that reference: the
-value a perfect model would get, reported as ``<key>_floor``.
+samples, at most the split, since FID and KID depend on the set size: the evaluation's fresh
+draw) and that reference: the value a perfect model would get, reported as ``<key>_floor``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-from .feature_metrics import fid, inception_score, kid, precision_recall
 from .features import ClassifierExtractor, Extractor, InceptionExtractor, cache_dir
-
-#: metric name -> fn(sample features, reference features, sample logits, seed) -> {key: value}
-IMAGE_METRICS = {}
-NEEDS_LOGITS = {"is"}
-
-
-def _image_metric(name):
-    def deco(fn):
-        IMAGE_METRICS[name] = fn
-        return fn
-    return deco
-
-
-@_image_metric("fid")
-def _fid(fx, fr, logits, seed):
-    return {"fid": fid(fx, fr)}
-
-
-@_image_metric("kid")
-def _kid(fx, fr, logits, seed):
-    value, se = kid(fx, fr, seed=seed)
-    return {"kid": value, "kid_se": se}
-
-
-@_image_metric("is")
-def _is(fx, fr, logits, seed):
-    mean, sd = inception_score(logits, splits=min(10, len(logits)))
-    return {"is": mean, "is_std": sd}
-
-
-@_image_metric("precision_recall")
-def _pr(fx, fr, logits, seed):
-    precision, recall = precision_recall(fr, fx, seed=seed)
-    return {"precision": precision, "recall": recall}
 
 
 @dataclass
@@ -84,22 +44,6 @@ def _as_array(obj) -> tuple[np.ndarray, np.ndarray | None]:
                     np.asarray([int(i[1]) for i in items], dtype=np.int64))
         return np.stack([_as_array(i)[0] for i in items]), None
     raise TypeError(f"load_data returned a {type(obj).__name__}, not images")
-
-
-def import_common(code_dir: Path, module: str = "common"):
-    """The run's emitted common.py (or another of its modules: runtime) as a module (a fresh one per
-    call: runs differ)."""
-    path = Path(code_dir) / f"{module}.py"
-    name = f"scorec_run_{module}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and pickling look modules up here
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
 
 
 def load_image_data(common, seed: int) -> ImageData:
@@ -145,24 +89,40 @@ def reference_features(extractor: Extractor, data: ImageData, n: int, seed: int 
     return feats, logits
 
 
-def evaluate_images(names: list[str], samples: np.ndarray, data: ImageData, features: str, n_reference: int,
-                    seed: int = 0, floors: bool = True, log=print) -> dict[str, float]:
-    """The named image metrics of `samples` (n, C, H, W) in [-1, 1], and their floors."""
-    names = [n for n in names if n in IMAGE_METRICS]
-    if not names:
-        return {}
-    if samples.shape[1:] != data.train.shape[1:]:
-        raise ValueError(f"samples have shape {samples.shape[1:]}, the data {data.train.shape[1:]}")
-    extractor = extractor_for(features, data, log=log)
-    ref_feats, _ = reference_features(extractor, data, n_reference)
-    out: dict[str, float] = {}
-    if isinstance(extractor, ClassifierExtractor):
-        out["classifier_accuracy"] = extractor.accuracy
-    fx, logits = extractor(np.clip(samples, -1, 1), "sample features")
-    test = data.test[: min(len(data.test), len(samples))]
-    ft, logits_t = extractor(test, "test-split features") if floors else (None, None)
-    for name in names:
-        out.update(IMAGE_METRICS[name](fx, ref_feats, logits, seed))
-        if floors:
-            out.update({f"{k}_floor": v for k, v in IMAGE_METRICS[name](ft, ref_feats, logits_t, seed).items()})
-    return {k: float(v) for k, v in out.items()}
+# ------------------------------------------------------------------- one evaluation's features
+
+
+def image_data(ev) -> ImageData:
+    """The train and test splits, through the run's own common.py (once per evaluation)."""
+    return ev.cached("image_data", lambda: load_image_data(ev.program.common, ev.seed))
+
+
+def _extractor(ev) -> Extractor:
+    def make():
+        extractor = extractor_for(ev.ir.eval.features, image_data(ev), log=ev.log)
+        if isinstance(extractor, ClassifierExtractor):  # how far its features can be trusted
+            ev.reports["classifier_accuracy"] = extractor.accuracy
+        return extractor
+
+    return ev.cached("extractor", make)
+
+
+def reference_feature_set(ev) -> np.ndarray:
+    """Features of up to eval.n_reference train images: what every image metric compares with."""
+    return ev.cached("reference_features",
+                     lambda: reference_features(_extractor(ev), image_data(ev), ev.ir.eval.n_reference)[0])
+
+
+def features(ev) -> tuple[np.ndarray, np.ndarray | None]:
+    """(features, class logits or None) of ev.samples: the generated images, or in a floor view the
+    test-split images that stand in for them."""
+    def make():
+        reference_feature_set(ev)  # the reference first: a classifier is trained (and reported) once
+        if ev.role == "samples":
+            shape = image_data(ev).train.shape[1:]
+            if ev.samples.shape[1:] != shape:
+                raise ValueError(f"samples have shape {ev.samples.shape[1:]}, the data {shape}")
+            return _extractor(ev)(np.clip(ev.samples, -1, 1), "sample features")
+        return _extractor(ev)(ev.samples, "test-split features")
+
+    return ev.cached(("features", ev.role), make)

@@ -1,19 +1,27 @@
-"""Held-out nll of a normalized energy model (an objective with the `normalized` trait, such as
-nce: log p(x) = -E(x) - log_z, log_z a parameter of the network), and a Gaussian mixture's own.
+"""The model's likelihood of held-out data (metrics nll and vlb), in two ways:
 
-The run's own common.py builds the network; its EMA weights (log_z among them) come from
-checkpoints/last.pt, the weights sample.py draws with. The held-out points are the data's
-'test' split (another seed than training). For Gaussian-mixture data the mixture's own
-log-density on the same points is reported beside it, so the gap is visible.
+* a normalized energy model (an objective with the `normalized` trait, such as nce) is its own
+  density, log p(x) = -E(x) - log_z with log_z a parameter of the network: its nll is computed here
+  from the run's EMA weights (sample.py's load_network, the weights it draws with);
+* any other model's nll (probability-flow ODE) or vlb (a discrete chain's bound) is computed by the
+  emitted likelihood.py, which the run's evaluation launches; its likelihood.json is read here.
+
+The held-out points are the data's 'test' split (another seed than training). For Gaussian-mixture
+data the mixture's own nll on the same points (nll_true) is reported beside it, so the gap shows.
+nll is -log p / D in nats per dimension either way.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import numpy as np
 
-MAX_POINTS = 10000  # held-out points averaged over (the mean's standard error is reported)
+MAX_POINTS = 10000  # held-out points a normalized model's nll averages over (its standard error is reported)
+
+
+class LikelihoodFailed(Exception):
+    """likelihood.py ran but left no readable result."""
 
 
 def gmm_log_density(x: np.ndarray, weights, means, stds) -> np.ndarray:
@@ -28,37 +36,81 @@ def gmm_log_density(x: np.ndarray, weights, means, stds) -> np.ndarray:
     return (top + np.log(np.exp(log_joint - top).sum(1, keepdims=True)))[:, 0]
 
 
-def model_log_density(common, run_dir: Path, x: np.ndarray) -> np.ndarray:
-    """-E(x) - log_z of the run's EMA weights, per point (float64 numpy)."""
+def mixture_of(common) -> tuple | None:
+    """(weights, means, stds) of the run's Gaussian-mixture data (the mixture trait's names in its
+    common.py), whose own density is known; else None."""
+    if not hasattr(common, "GMM_WEIGHTS"):
+        return None
+    return common.GMM_WEIGHTS, common.GMM_MEANS, common.GMM_STDS
+
+
+def true_nll(common, seed: int, n: int, mixture) -> float:
+    """The mixture's own nll (nats per dimension) on the first n points of the test split: the points
+    the model's nll is measured on, so a model with the exact score gives this number up to its error."""
+    x = np.asarray(common.load_data("test", seed), dtype=np.float32)[:n]
+    return float(-gmm_log_density(x, *mixture).mean() / x[0].size)
+
+
+def model_log_density(program, x: np.ndarray) -> np.ndarray:
+    """-E(x) - log_z of the run's EMA weights, per point (float64 numpy). program: the run's code
+    (scorec.run.program.RunProgram); its sample.py loads the weights, log_z among them."""
     import torch
 
-    from .images import import_common
-
-    net = common.build_network()
-    net.register_parameter("log_z", torch.nn.Parameter(torch.zeros(())))  # the normalized trait's contract
-    runtime = import_common(run_dir / "code", "runtime")  # the run's own loader checks the checkpoint
-    runtime.load_ema_weights(net, str(run_dir), torch.device("cpu"), common.TRAINING_HASH)
-    model = common.ScoreModel(net.eval().requires_grad_(False))
+    net = program.network()
+    model = program.common.ScoreModel(net)
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
     with torch.no_grad():
-        t = common.time_grid(1, xt.device)[-1].expand(len(xt))
+        t = program.common.time_grid(1, xt.device)[-1].expand(len(xt))
         return (-model.energy(xt, t) - net.log_z).double().numpy()
 
 
-def held_out_nll(common, run_dir: Path, seed: int, mixture=None) -> dict[str, float]:
-    """{nll, nll_se, nll_n[, nll_true]}: -log p / D in nats per dimension (the same units as the
-    probability-flow ODE's nll), averaged over up to MAX_POINTS of the test split, with the standard
-    error of the mean. mixture: (weights, means, stds) of gmm data, or None."""
+def normalized_nll(program, seed: int) -> dict[str, float]:
+    """{nll, nll_se, nll_n[, nll_true]} of a normalized energy model on up to MAX_POINTS of the test
+    split, with the standard error of the mean."""
+    common = program.common
     x = np.asarray(common.load_data("test", seed), dtype=np.float32)[:MAX_POINTS]
-    nll = -model_log_density(common, Path(run_dir), x) / x[0].size
+    nll = -model_log_density(program, x) / x[0].size
     out = {"nll": float(nll.mean()), "nll_se": float(nll.std(ddof=1) / np.sqrt(len(x))), "nll_n": len(x)}
+    mixture = mixture_of(common)
     if mixture is not None:
         out["nll_true"] = true_nll(common, seed, len(x), mixture)
     return out
 
 
-def true_nll(common, seed: int, n: int, mixture) -> float:
-    """The mixture's own nll (nats per dimension) on the first n points of the test split: the points
-    likelihood.py evaluates, so a model with the exact score gives this number up to its solver error."""
-    x = np.asarray(common.load_data("test", seed), dtype=np.float32)[:n]
-    return float(-gmm_log_density(x, *mixture).mean() / x[0].size)
+def program_likelihood(ev) -> dict[str, float]:
+    """Launch the emitted likelihood.py (ev.launch: progress from its events) and read its
+    likelihood.json: nll (or vlb) with its standard error, points, NFE and seconds; for a mixture's
+    nll also nll_true on the same points."""
+    likelihood = ev.ir.eval.likelihood
+    ev.launch("likelihood", likelihood.n)
+    path = ev.program.run_dir / "likelihood.json"
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise LikelihoodFailed(f"likelihood.py left no readable {path}: {exc}") from None
+    out = {key: value for key, value in result.items() if isinstance(value, (int, float))}
+    mixture = mixture_of(ev.program.common)
+    if mixture is not None and likelihood.metric == "nll":
+        out["nll_true"] = true_nll(ev.program.common, ev.seed, int(out["nll_n"]), mixture)
+    return out
+
+
+
+def program_paragraph(run_dir, metrics: dict, metric: str, words) -> str | None:
+    """The report's paragraph on a likelihood program's result: words(result, settings) gives the value
+    and the method (its settings), followed by the points, the NFE and the time. None where
+    likelihood.py did not compute `metric` for this metrics.json (a normalized model's own nll needs no
+    program; a likelihood.json may be left over from another evaluation)."""
+    from pathlib import Path
+
+    try:
+        result = json.loads((Path(run_dir) / "likelihood.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if metric not in result or metric not in metrics:
+        return None
+    settings = result.get("settings", {})
+    value, method = words(result, settings)
+    return (f"{value} on {result[metric + '_n']} held-out points (test split); {method}; "
+            f"{result[metric + '_nfe']:.0f} NFE per batch of {settings.get('batch_size')}, "
+            f"{result[metric + '_seconds']:.1f} s.")

@@ -5,7 +5,9 @@ run in it (they never import scorec).
     launch.py        one emitted program as a subprocess (torchrun for several processes),
                      a progress bar fed by its JSON-lines events
     lock.py          one job at a time holds a run directory
-    evaluate.py      metrics.json from samples.npz, pictures and report.html (report.py)
+    evaluate.py      metrics.json from samples.npz (the registered metrics, scorec/metrics/), pictures
+                     (plots.py) and report.html (report.py)
+    program.py       the run's emitted code imported once: how evaluation, metrics and report reach it
     lockmismatch.py  what changed since the run's spec.lock.json, in words
 
 The run directory ends up holding:
@@ -14,7 +16,8 @@ The run directory ends up holding:
     checkpoints/     last.pt (when something is trained)
     events.jsonl     training events; sample_events.jsonl
     samples.npz      samples (n, *data_shape); reference.npz: fresh data samples
-    metrics.json     flat {name: number}, nfe included
+    metrics.json     flat {name: number}, nfe included; <metric>_floor: the metric between two
+                     independent draws of real data of the samples' size
     samples.png      samples beside data;  loss.png: the training loss
 """
 

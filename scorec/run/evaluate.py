@@ -1,10 +1,9 @@
 """Evaluation of a run: metrics.json from samples.npz, the pictures and report.html.
 
-Point metrics (mmd, swd, c2st, energy_distance) compare with reference.npz; image metrics
-(fid, kid, is, precision_recall) compare features with the dataset's; a Gaussian mixture's
-mode weights and a normalized model's held-out nll are added where they apply. The likelihood
-metrics (nll through the probability-flow ODE, a discrete chain's vlb) come from the emitted
-likelihood.py, which evaluates the trained model itself on held-out data.
+The metrics are those the lowering chose (ir.eval.metrics: the listed ones and the automatic
+ones that apply), each computed by its registered module (scorec/metrics/kinds/) with its floor;
+the run's code is reached through one RunProgram (program.py), and a metric computed by an emitted
+program of its own (likelihood.py) is launched through `launch` here, on `device`.
 """
 
 from __future__ import annotations
@@ -19,42 +18,37 @@ from ..components import registry
 from ..core.files import atomic_write, atomic_write_text
 from ..pipeline import Compiled
 from . import RunFailed
-from .launch import read_events
-from .likelihood import held_out_likelihood, mixture_of
+from .launch import read_events, run_program
+from .program import RunProgram
 
 
-def _reference(ir, run_dir: Path) -> np.ndarray:
+def _reference(ir, program: RunProgram) -> np.ndarray:
     """reference.npz (sample.py writes it); rebuilt through the run's common.py when eval.n_reference
     changed since (scorec eval --set eval.n_reference=...)."""
-    path = run_dir / "reference.npz"
+    path = program.run_dir / "reference.npz"
     if path.is_file():
         reference = np.load(path)["samples"]
         if len(reference) == ir.eval.n_reference:
             return reference
-    from ..metrics.images import import_common
-
-    reference = np.asarray(import_common(run_dir / "code").reference_data(ir.eval.n_reference, ir.seed + 2))
+    reference = np.asarray(program.common.reference_data(ir.eval.n_reference, ir.seed + 2))
     atomic_write(path, lambda fh: np.savez(fh, samples=reference))
     return reference
 
 
 def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None, device: str = "auto") -> dict:
-    """Metrics of samples.npz, written to metrics.json, plus pictures and report.html.
-
-    Point metrics (mmd, swd, c2st, energy_distance) compare with reference.npz; image metrics
-    (fid, kid, is, precision_recall; data of shape (C, H, W)) compare features with the
-    dataset's train split and add floors (the test split against the same reference). The
-    model's likelihood of held-out data (nll, vlb) comes from the emitted likelihood.py, run
-    on `device`."""
-    from ..metrics import compute_metrics, mode_shares, total_variation
-    from ..metrics.images import IMAGE_METRICS, evaluate_images, import_common, load_image_data
-    from ..schema.spec import LIKELIHOOD_METRICS
-    from .report import plot_loss, plot_samples, write_report
+    """Metrics of samples.npz with their floors, written to metrics.json, plus pictures and report.html."""
+    from ..metrics.evaluation import Evaluation, evaluate_metrics
+    from ..metrics.features import FeatureError, MissingExtra
+    from ..metrics.likelihood import LikelihoodFailed
+    from ..metrics.registry import samples_of
+    from .plots import plot_loss, plot_samples
+    from .report import write_report
 
     console = console or Console(stderr=True)
     ir = compiled.ir
+    program = RunProgram(run_dir)
     samples = np.load(run_dir / "samples.npz")
-    reference = _reference(ir, run_dir)
+    reference = _reference(ir, program)
     x = samples["samples"]
     metrics: dict[str, float] = {"nfe": int(samples["nfe"])}
     # what the sampler reported (a Metropolis acceptance rate), averaged over samples
@@ -63,42 +57,24 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None, 
     metrics["finite_fraction"] = float(finite.mean())
     if not finite.all():
         x = x[finite]
-    point_names = [n for n in ir.eval.metrics if n not in IMAGE_METRICS and n not in LIKELIHOOD_METRICS]
-    image_names = [n for n in ir.eval.metrics if n in IMAGE_METRICS]
-    if len(x) > 1:
-        metrics.update(compute_metrics(point_names, x, reference, seed=ir.seed))
-        if image_names and len(ir.data.shape) == 3:
-            from ..metrics.features import FeatureError, MissingExtra
 
-            data = load_image_data(import_common(run_dir / "code"), ir.seed)
-            try:
-                metrics.update(evaluate_images(image_names, x, data, ir.eval.features, ir.eval.n_reference,
-                                               seed=ir.seed, log=console.print))
-            except (MissingExtra, FeatureError) as exc:
-                raise RunFailed(str(exc)) from None
-        if "mixture" in registry.get("data", ir.data.kind).traits:  # the modes and their weights are known
-            shares = mode_shares(x.reshape(len(x), -1), np.asarray(ir.data.means))
-            metrics["mode_tv"] = total_variation(shares, np.asarray(ir.data.weights))
-    if "normalized" in registry.get("objective", ir.objective.kind).traits and ir.trains:
-        metrics.update(_normalized_nll(ir, run_dir))
-    if ir.eval.likelihood is not None:
-        metrics.update(held_out_likelihood(ir, run_dir, device, console))
+    def launch(name: str, total: int) -> None:  # an emitted program of the run's, e.g. likelihood.py
+        run_program(program.code_dir / f"{name}.py", run_dir, device, name, total, [], console)
+
+    kind = samples_of(registry.get("data", ir.data.kind).traits)
+    ev = Evaluation(x, reference, ir=ir, program=program, samples_kind=kind, seed=ir.seed, log=console.print,
+                    launch=launch)
+    try:
+        metrics.update(evaluate_metrics(ir.eval.metrics, ev))
+    except (MissingExtra, FeatureError, LikelihoodFailed) as exc:
+        raise RunFailed(str(exc)) from None
     _write_json(run_dir / "metrics.json", metrics)
     plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sampler.kind}, {metrics['nfe']} NFE")
     events = read_events(run_dir / "events.jsonl")
     if any("loss" in e for e in events):
         plot_loss(events, run_dir / "loss.png")
-    write_report(run_dir, ir, metrics, console=console)
+    write_report(run_dir, ir, metrics, program, console=console)
     return metrics
-
-
-def _normalized_nll(ir, run_dir: Path) -> dict:
-    """The trained model is a normalized density: its nll on held-out data (and, for a mixture,
-    the data's own on the same points)."""
-    from ..metrics.images import import_common
-    from ..metrics.likelihood import held_out_nll
-
-    return held_out_nll(import_common(run_dir / "code"), run_dir, ir.seed, mixture_of(ir))
 
 
 def _write_json(path: Path, obj: dict) -> None:

@@ -15,6 +15,7 @@ from rich.console import Console
 from ..core.files import atomic_write_text
 from ..core.ir import canonical_json
 from ..emit.render import write_files
+from ..metrics.registry import summary
 from ..pipeline import Compiled
 from . import RunFailed
 from .evaluate import evaluate
@@ -91,8 +92,13 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
     run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, launch)
 
     metrics = evaluate(compiled, run_dir, console, device)
-    console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    print_metrics(metrics, console)
     return metrics
+
+
+def print_metrics(metrics: dict, console: Console) -> None:
+    """One line per metric, its floor and ratio beside it: `swd 0.043 (floor 0.021, 2.0x)`."""
+    console.print("metrics:\n" + "\n".join(f"  {line}" for line in summary(metrics)), markup=False, highlight=False)
 
 
 RUN_SPEC = "spec.yaml"
@@ -170,7 +176,7 @@ def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: C
                       f"{ir.sampler.steps} steps, n={ir.sampler.n} -> {run_dir}")
         run_program(run_dir / "code" / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, launch)
         metrics = evaluate(compiled, run_dir, console, device)
-    console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    print_metrics(metrics, console)
     return metrics
 
 
@@ -196,7 +202,7 @@ def reevaluate(compiled: Compiled, run_dir: Path, console: Console | None = None
             shutil.copyfile(run_dir / "code" / "spec.lock.json", run_dir / "spec.lock.json")
             write_run_spec(compiled, run_dir)
         metrics = evaluate(compiled, run_dir, console, device)
-    console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    print_metrics(metrics, console)
     return metrics
 
 

@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 from ..components import registry
 from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section, int_choice
 from ..components.registry import FamilyField
+from ..metrics import registry as metric_registry
 from .likelihood import NLLOptions, VLBOptions
 
 NAME_PATTERN = r"^[a-z0-9_-]+$"
@@ -57,18 +58,11 @@ class TrainSpec(Section):
     log_every: PositiveInt = Field(50, description="steps between logged events")
 
 
-# Metrics on any data (points, or flattened images), metrics on image features, and the model's
-# likelihood of held-out data (of the model itself, not of its samples).
-POINT_METRICS = ("mmd", "swd", "c2st", "energy_distance")
-IMAGE_METRICS = ("fid", "kid", "is", "precision_recall")
-LIKELIHOOD_METRICS = ("nll", "vlb")
-
-
 class EvalSpec(Section):
-    metrics: list[Literal[POINT_METRICS + IMAGE_METRICS + LIKELIHOOD_METRICS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["mmd", "swd"],
-        description="mmd swd c2st energy_distance; on images also fid kid is precision_recall; the model's "
-                    "likelihood of held-out data: nll (probability-flow ODE), vlb (discrete chains' bound)")
+    metrics: list[Literal[metric_registry.names()]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: metric_registry.defaults(metric_registry.POINTS),
+        description=f"metrics to compute, each with its floor where it has one ({metric_registry.described()}); "
+                    "default: the registry's defaults for the data")
     nll: NLLOptions = Field(default_factory=NLLOptions, description="how nll is computed")
     vlb: VLBOptions = Field(default_factory=VLBOptions, description="how vlb is computed")
     features: Literal["classifier", "inception"] = Field(
@@ -131,7 +125,21 @@ def fill_defaults(raw: dict[str, Any]) -> dict[str, Any]:
             default = registry.default_kind(family, traits)
             if default is not None:
                 filled[section] = {registry.FAMILIES[family].tag: default}
+    if isinstance(filled, dict):
+        _fill_metrics(filled)
     return filled
+
+
+def _fill_metrics(filled: dict[str, Any]) -> None:
+    """eval.metrics, where a spec names none: the metric registry's defaults for the data's samples."""
+    ev = filled.get("eval", {})
+    data = filled.get("data")
+    source = data.get(registry.FAMILIES["data"].tag) if isinstance(data, dict) else None
+    if not isinstance(ev, dict) or "metrics" in ev or not isinstance(source, str) \
+            or source not in registry.components("data"):
+        return
+    samples = metric_registry.samples_of(registry.get("data", source).traits)
+    filled["eval"] = {**ev, "metrics": metric_registry.defaults(samples)}
 
 
 def _fill(model: type[BaseModel], raw: Any, traits: tuple[str, ...]) -> Any:

@@ -43,7 +43,7 @@ N_REFERENCE = 2000  # fresh data samples written for evaluation
 #   model      ScoreModel: score, eps and x0 of (x, t), whatever the parameterization
 #   x          a batch drawn from the prior; the times come from time_grid(SAMPLE_STEPS)
 #   generator  torch.Generator of the sampler's noise, for reproducible samples
-#   callback   called as callback(step) after each step (progress), or None
+#   callback   called as callback(step, x) after each step with the state x (progress, pictures), or None
 
 
 def sample(model, x, generator, callback=None):
@@ -59,7 +59,7 @@ def sample(model, x, generator, callback=None):
         z = torch.randn(x.shape, generator=generator, device=x.device)
         x = x + (drift(x, t) - g_t**2 * model.score(x, t)) * dt + g_t * (-dt).sqrt() * z
         if callback is not None:
-            callback(step)
+            callback(step, x)
     return x
 
 
@@ -68,6 +68,19 @@ def load_network(run_dir, device):
     net = build_network().to(device)
     load_ema_weights(net, run_dir, device, TRAINING_HASH)
     return net.eval().requires_grad_(False)
+
+
+def load_model(run_dir, device):
+    """The ScoreModel of load_network's network: what the sampler draws with."""
+    return ScoreModel(load_network(run_dir, device))
+
+
+def draw_batch(model, x, generator, callback=None):
+    """Samples from a prior batch x (prior_sample): the sampler, callback(step, x) after each step, then
+    Tweedie's denoiser E[x_0 | x] at the grid's last time."""
+    x = sample(model, x, generator, callback=callback)
+    t_end = time_grid(SAMPLE_STEPS, x.device)[-1]
+    return model.x0(x, t_end.expand(len(x)))
 
 
 def main(argv=None):
@@ -81,16 +94,13 @@ def main(argv=None):
 @torch.no_grad()  # not inference_mode: an energy model takes gradients of E to get its score
 def draw(args):
     rank, world, device = setup_distributed(args.device)
-    model = ScoreModel(load_network(args.out, device))
-    t_end = time_grid(SAMPLE_STEPS, device)[-1]
+    model = load_model(args.out, device)
     log = event_log(os.path.join(args.out, "sample_events.jsonl"))
     log(event="sample_start", total=args.n, nfe_per_sample=NFE_PER_SAMPLE, processes=world)
     share = SampleShare(args.n, args.batch_size, args.seed, SAMPLE_STEPS, device, log)  # this process's batches
     for size, generator, progress in share:
         model.nfe, model.stats = 0, {}
-        x = prior_sample((size, *DATA_SHAPE), generator, device)
-        x = sample(model, x, generator, callback=progress)
-        x = model.x0(x, t_end.expand(size))  # Tweedie's denoiser E[x_0 | x] at the grid's last time
+        x = draw_batch(model, prior_sample((size, *DATA_SHAPE), generator, device), generator, callback=progress)
         share.keep(x, model)
     done = share.write(os.path.join(args.out, "samples.npz"))  # rank 0 gathers every batch and writes
     if rank == 0:  # a failed rank stops them all before this, leaving the old files whole
