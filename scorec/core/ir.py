@@ -112,6 +112,7 @@ class TrainIR:
     batch_size: int
     lr: float
     warmup: int
+    schedule: str  # cosine | constant
     weight_decay: float
     grad_clip: float | None
     ema: float

@@ -42,9 +42,12 @@ class TrainSpec(Section):
     batch_size: PositiveInt = 512
     lr: PositiveFloat = Field(2e-4, description="peak learning rate (Adam)")
     warmup: NonNegativeInt = Field(100, description="linear lr warm-up steps")
+    schedule: Literal["cosine", "constant"] = Field(
+        "cosine", description="lr after the warm-up: cosine decay to 0 at the run's last step, or constant")
     weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.0, description="AdamW decay")
     grad_clip: PositiveFloat | None = Field(1.0, description="max global grad norm; null turns clipping off")
-    ema: Annotated[float, Field(ge=0, lt=1)] = Field(0.999, description="EMA decay of the weights")
+    ema: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.999, description="EMA decay of the weights, warmed up as min(ema, (1 + step) / (10 + step))")
     precision: Literal["fp32", "bf16"] = "fp32"
     compile: bool = Field(True, description="torch.compile the loss step")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
