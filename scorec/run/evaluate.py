@@ -2,7 +2,9 @@
 
 Point metrics (mmd, swd, c2st, energy_distance) compare with reference.npz; image metrics
 (fid, kid, is, precision_recall) compare features with the dataset's; a Gaussian mixture's
-mode weights and a normalized model's held-out log-likelihood are added where they apply.
+mode weights and a normalized model's held-out nll are added where they apply. The likelihood
+metrics (nll through the probability-flow ODE, a discrete chain's vlb) come from the emitted
+likelihood.py, which evaluates the trained model itself on held-out data.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..core.files import atomic_write, atomic_write_text
 from ..pipeline import Compiled
 from . import RunFailed
 from .launch import read_events
+from .likelihood import held_out_likelihood, mixture_of
 
 
 def _reference(ir, run_dir: Path) -> np.ndarray:
@@ -35,14 +38,17 @@ def _reference(ir, run_dir: Path) -> np.ndarray:
     return reference
 
 
-def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) -> dict:
+def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None, device: str = "auto") -> dict:
     """Metrics of samples.npz, written to metrics.json, plus pictures and report.html.
 
     Point metrics (mmd, swd, c2st, energy_distance) compare with reference.npz; image metrics
     (fid, kid, is, precision_recall; data of shape (C, H, W)) compare features with the
-    dataset's train split and add floors (the test split against the same reference)."""
+    dataset's train split and add floors (the test split against the same reference). The
+    model's likelihood of held-out data (nll, vlb) comes from the emitted likelihood.py, run
+    on `device`."""
     from ..metrics import compute_metrics, mode_shares, total_variation
     from ..metrics.images import IMAGE_METRICS, evaluate_images, import_common, load_image_data
+    from ..schema.spec import LIKELIHOOD_METRICS
     from .report import plot_loss, plot_samples, write_report
 
     console = console or Console(stderr=True)
@@ -57,7 +63,7 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) 
     metrics["finite_fraction"] = float(finite.mean())
     if not finite.all():
         x = x[finite]
-    point_names = [n for n in ir.eval.metrics if n not in IMAGE_METRICS]
+    point_names = [n for n in ir.eval.metrics if n not in IMAGE_METRICS and n not in LIKELIHOOD_METRICS]
     image_names = [n for n in ir.eval.metrics if n in IMAGE_METRICS]
     if len(x) > 1:
         metrics.update(compute_metrics(point_names, x, reference, seed=ir.seed))
@@ -74,7 +80,9 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) 
             shares = mode_shares(x.reshape(len(x), -1), np.asarray(ir.data.means))
             metrics["mode_tv"] = total_variation(shares, np.asarray(ir.data.weights))
     if "normalized" in registry.get("objective", ir.objective.kind).traits and ir.trains:
-        metrics.update(_log_likelihood(ir, run_dir))
+        metrics.update(_normalized_nll(ir, run_dir))
+    if ir.eval.likelihood is not None:
+        metrics.update(held_out_likelihood(ir, run_dir, device, console))
     _write_json(run_dir / "metrics.json", metrics)
     plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sampler.kind}, {metrics['nfe']} NFE")
     events = read_events(run_dir / "events.jsonl")
@@ -84,16 +92,13 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) 
     return metrics
 
 
-def _log_likelihood(ir, run_dir: Path) -> dict:
-    """The trained model is a normalized density: its mean log p on held-out data (and, for a
-    mixture, the data's own on the same points)."""
+def _normalized_nll(ir, run_dir: Path) -> dict:
+    """The trained model is a normalized density: its nll on held-out data (and, for a mixture,
+    the data's own on the same points)."""
     from ..metrics.images import import_common
-    from ..metrics.likelihood import held_out_log_likelihood
+    from ..metrics.likelihood import held_out_nll
 
-    mixture = None
-    if "mixture" in registry.get("data", ir.data.kind).traits:
-        mixture = (ir.data.weights, ir.data.means, ir.data.stds)
-    return held_out_log_likelihood(import_common(run_dir / "code"), run_dir, ir.seed, mixture)
+    return held_out_nll(import_common(run_dir / "code"), run_dir, ir.seed, mixture_of(ir))
 
 
 def _write_json(path: Path, obj: dict) -> None:

@@ -68,7 +68,7 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
     # sampling shares its batches out over the same processes; rank 0 gathers them into samples.npz
     run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, nproc)
 
-    metrics = evaluate(compiled, run_dir, console)
+    metrics = evaluate(compiled, run_dir, console, device)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics
 
@@ -149,14 +149,15 @@ def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: C
         console.print(f"[bold]{ir.name}[/]: resampling with the {ir.sampler.kind} sampler, "
                       f"{ir.sampler.steps} steps, n={ir.sampler.n} -> {run_dir}")
         run_program(run_dir / "code" / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, nproc)
-        metrics = evaluate(compiled, run_dir, console)
+        metrics = evaluate(compiled, run_dir, console, device)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics
 
 
-def reevaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) -> dict:
-    """scorec eval: recompute metrics.json and the report from the run's samples.npz, with
-    (possibly) new evaluation settings. Everything but `eval` must be the run's own."""
+def reevaluate(compiled: Compiled, run_dir: Path, console: Console | None = None, device: str = "auto") -> dict:
+    """scorec eval: recompute metrics.json and the report from the run's samples.npz (and the
+    likelihood metrics from its trained model, on `device`), with (possibly) new evaluation
+    settings. Everything but `eval` must be the run's own."""
     console = console or Console(stderr=True)
     ir = compiled.ir
     with run_lock(run_dir, ir.name):
@@ -174,7 +175,7 @@ def reevaluate(compiled: Compiled, run_dir: Path, console: Console | None = None
             write_files(files, run_dir / "code")
             shutil.copyfile(run_dir / "code" / "spec.lock.json", run_dir / "spec.lock.json")
             write_run_spec(compiled, run_dir)
-        metrics = evaluate(compiled, run_dir, console)
+        metrics = evaluate(compiled, run_dir, console, device)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics
 
