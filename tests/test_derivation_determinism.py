@@ -7,7 +7,6 @@ sympy time budget, turned closed forms into tables there). Their files must be i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
