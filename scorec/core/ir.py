@@ -121,6 +121,7 @@ class TrainIR:
     compile_mode: str
     checkpoint_every: int
     log_every: int
+    log: tuple[str, ...]  # experiment trackers besides events.jsonl
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def spec_hash(ir: ProgramIR) -> str:
 
 
 # Train fields that say how long or how verbosely to train, not what is trained.
-_SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every")
+_SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every", "log")
 # What the trained weights depend on.
 _TRAINING_PARTS = ("version", "seed", "data", "process", "network", "parameterization", "objective")
 

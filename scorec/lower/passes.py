@@ -83,7 +83,7 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
     return ProgramIR(
         name=spec.name,
         seed=spec.seed,
-        train=None if exact else TrainIR(**spec.train.model_dump()),
+        train=None if exact else TrainIR(**{**spec.train.model_dump(), "log": tuple(spec.train.log)}),
         eval=EvalIR(metrics=tuple(spec.eval.metrics), n_reference=spec.eval.n_reference or sampler.n,
                     features=spec.eval.features, likelihood=likelihood),
         **lowered,

@@ -55,6 +55,9 @@ class TrainSpec(Section):
         "default", description="torch.compile's mode")
     checkpoint_every: PositiveInt = Field(1000, description="steps between checkpoints")
     log_every: PositiveInt = Field(50, description="steps between logged events")
+    log: list[Literal["tensorboard"]] = Field(
+        default_factory=list, description="experiment trackers that also get the training scalars: tensorboard "
+        "(RUN_DIR/tensorboard/; pip install 'scorec[trackers]'); events.jsonl is always written")
 
 
 # Metrics on any data (points, or flattened images), metrics on image features, and the model's
