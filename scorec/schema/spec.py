@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 from ..components import registry
-from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section
+from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section, int_choice
 from ..components.registry import FamilyField
 from .likelihood import NLLOptions, VLBOptions
 
@@ -35,12 +35,13 @@ Sampler = registry.union("sampler")
 class ModelSpec(Section):
     parameterization: Parameterization = Field(
         default_factory=lambda: registry.default_kind("parameterization"), description="what the network outputs")
-    network: Network = Field(default_factory=lambda: registry.default_options("network"))
+    network: Network = Field(default_factory=lambda: registry.default_options("network"),
+                             description="the network: its architecture, or the exact score")
 
 
 class TrainSpec(Section):
     steps: PositiveInt = Field(10000, description="optimizer steps")
-    batch_size: PositiveInt = 512
+    batch_size: PositiveInt = Field(512, description="samples per optimizer step (over all processes)")
     lr: PositiveFloat = Field(2e-4, description="peak learning rate (Adam)")
     warmup: NonNegativeInt = Field(100, description="linear lr warm-up steps")
     schedule: Literal["cosine", "constant"] = Field(
@@ -49,7 +50,7 @@ class TrainSpec(Section):
     grad_clip: PositiveFloat | None = Field(1.0, description="max global grad norm; null turns clipping off")
     ema: Annotated[float, Field(ge=0, lt=1)] = Field(
         0.999, description="EMA decay of the weights, warmed up as min(ema, (1 + step) / (10 + step))")
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="fp32, or bf16 autocast of the loss")
     compile: bool = Field(True, description="torch.compile the loss step")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         "default", description="torch.compile's mode")
@@ -83,16 +84,16 @@ class EvalSpec(Section):
 class Spec(Section):
     """A whole spec, format version 1."""
 
-    scorec: Literal[1] = Field(..., description="format version")
+    scorec: int_choice(1) = Field(..., description="format version")
     name: str = Field(..., pattern=NAME_PATTERN, max_length=64, description="names the run directory")
-    seed: Annotated[int, Field(ge=0, lt=2**31)] = 0
-    data: Data
-    process: Process
-    model: ModelSpec = Field(default_factory=ModelSpec)
-    objective: Objective
-    train: TrainSpec = Field(default_factory=TrainSpec)
-    sample: Sampler
-    eval: EvalSpec = Field(default_factory=EvalSpec)
+    seed: Annotated[int, Field(ge=0, lt=2**31)] = Field(0, description="seeds data, training and sampling")
+    data: Data = Field(..., description="the training data")
+    process: Process = Field(..., description="the forward noising process")
+    model: ModelSpec = Field(default_factory=ModelSpec, description="the network and what it outputs")
+    objective: Objective = Field(..., description="the training loss (default: the process's own)")
+    train: TrainSpec = Field(default_factory=TrainSpec, description="the optimizer and its schedule")
+    sample: Sampler = Field(..., description="the sampler (default: the process's own)")
+    eval: EvalSpec = Field(default_factory=EvalSpec, description="how samples are judged")
 
 
 def json_schema() -> dict[str, Any]:
@@ -154,8 +155,9 @@ def _fill(model: type[BaseModel], raw: Any, traits: tuple[str, ...]) -> Any:
                 default = registry.default_kind(family, traits)
                 value = {tag: default, **value} if default is not None else value
             members = registry.components(family)
-            if isinstance(value, dict) and value.get(tag) in members:
-                value = _fill(members[value[tag]].options, value, traits)
+            kind = value.get(tag) if isinstance(value, dict) else None
+            if isinstance(kind, str) and kind in members:  # any other tag is validation's to report
+                value = _fill(members[kind].options, value, traits)
             out[name] = value
         elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
             out[name] = _fill(info.annotation, value, traits)
