@@ -131,50 +131,65 @@ def bench_compiler(rounds):
 # ------------------------------------------------------------------------ 2. training step
 
 
-def bench_train(workdir, steps, rounds):
+def emitted_train_step(out, runtime, common, train):
+    """The emitted program's per-step work on the CPU: train.py's loop body (batch, lr, loss_fn under
+    autocast, backward, clip, AdamW, EMA and divergence tracking) minus logging and checkpoints."""
     import torch
 
+    device = torch.device("cpu")
+    batch = train.BATCH_SIZE
+    net = common.build_network()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=train.LR, weight_decay=train.WEIGHT_DECAY)
+    data = torch.as_tensor(common.load_data("train", common.SEED))
+    model = common.ScoreModel(net)
+    generator = torch.Generator().manual_seed(common.SEED)
+    trainer = runtime.Trainer(str(out), net, optimizer, generator, common.TRAINING_HASH)  # writes nothing here
+    loss_step = torch.compile(train.loss_fn) if train.COMPILE else train.loss_fn
+    counter = [0]
+
+    def step():
+        counter[0] += 1
+        for group in optimizer.param_groups:
+            group["lr"] = train.learning_rate(counter[0], train.STEPS)
+        x0 = data[torch.randint(len(data), (batch,), generator=generator, device=device)]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=train.PRECISION == "bf16"):
+            loss = loss_step(model, x0, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), train.GRAD_CLIP)
+        optimizer.step()
+        trainer.after_step(loss.detach(), grad_norm, train.ema_decay(counter[0]))
+
+    return step
+
+
+def bare_train_step(common, train):
+    """The bare step: the same network on random input, MSE to a random target, AdamW; nothing else."""
+    import torch
+
+    net = common.build_network()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=train.LR, weight_decay=train.WEIGHT_DECAY)
+    shape = (train.BATCH_SIZE, *common.DATA_SHAPE)
+
+    def step():
+        x, t, target = torch.randn(shape), torch.rand(shape[0]), torch.randn(shape)
+        loss = torch.nn.functional.mse_loss(net(x, t), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def bench_train(workdir, steps, rounds):
     for compiled in (False, True):
         out = compile_to(VP_SPEC, [f"train.compile={str(compiled).lower()}"], workdir / f"train_{compiled}")
         runtime, common, train = load_emitted(out, "train")
         assert train.COMPILE is compiled
-        device = torch.device("cpu")
         batch = train.BATCH_SIZE
+        emitted_step = emitted_train_step(out, runtime, common, train)
 
-        # the emitted program's per-step work: train.py's loop body, minus logging and checkpoints
-        net = common.build_network()
-        optimizer = torch.optim.AdamW(net.parameters(), lr=train.LR, weight_decay=train.WEIGHT_DECAY)
-        data = torch.as_tensor(common.load_data("train", common.SEED))
-        model = common.ScoreModel(net)
-        generator = torch.Generator().manual_seed(common.SEED)
-        # the EMA, the loss's running sum and divergence tracking, as train.py keeps them (writes nothing)
-        trainer = runtime.Trainer(str(out), net, optimizer, generator, common.TRAINING_HASH)
-        loss_step = torch.compile(train.loss_fn) if train.COMPILE else train.loss_fn
-        counter = [0]
-
-        def emitted_step():
-            counter[0] += 1
-            for group in optimizer.param_groups:
-                group["lr"] = train.learning_rate(counter[0], train.STEPS)
-            x0 = data[torch.randint(len(data), (batch,), generator=generator, device=device)]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=train.PRECISION == "bf16"):
-                loss = loss_step(model, x0, generator)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), train.GRAD_CLIP)
-            optimizer.step()
-            trainer.after_step(loss.detach(), grad_norm, train.ema_decay(counter[0]))
-
-        # bare: the same network, random input, MSE to a random target, AdamW; nothing else
-        bare_net = common.build_network()
-        bare_opt = torch.optim.AdamW(bare_net.parameters(), lr=train.LR, weight_decay=train.WEIGHT_DECAY)
-
-        def bare_step():
-            x, t, target = torch.randn(batch, 2), torch.rand(batch), torch.randn(batch, 2)
-            loss = torch.nn.functional.mse_loss(bare_net(x, t), target)
-            bare_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            bare_opt.step()
+        bare_step = bare_train_step(common, train)
 
         start = time.perf_counter()
         for _ in range(3):  # compile (forward + backward graphs) happens in the first call

@@ -193,6 +193,17 @@ def _fmt_one(spec: Path, to: Optional[str], check: bool, write: bool) -> int:
     return 0
 
 
+def _launch(**options):
+    """The launch the options ask for, or exit 2 saying what contradicts what (before anything is written)."""
+    from .run.launch import Launch, LaunchUsage
+
+    try:
+        return Launch.checked(**options)
+    except LaunchUsage as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+
+
 @app.command()
 def run(
     spec: Path = SpecArg,
@@ -201,21 +212,68 @@ def run(
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, ..."),
     fresh: bool = typer.Option(False, "--fresh", help="train from scratch even if a checkpoint exists"),
     nproc: int = typer.Option(1, "--nproc", help="training and sampling processes (torchrun; DDP, gloo on CPU, "
-                              "nccl on CUDA)"),
+                              "nccl on CUDA); per machine with --nnodes"),
+    nnodes: Optional[int] = typer.Option(None, "--nnodes", help="machines taking part (run this on each; they "
+                                         "share the run directory's file system)"),
+    node_rank: Optional[int] = typer.Option(None, "--node-rank", help="this machine's number, 0..nnodes-1; "
+                                            "node 0 writes the run directory"),
+    rdzv_endpoint: Optional[str] = typer.Option(None, "--rdzv-endpoint", help="HOST:PORT of node 0, where the "
+                                                "machines meet (training on PORT, sampling on PORT + 1)"),
+    rdzv_id: Optional[str] = typer.Option(None, "--rdzv-id", help="names this rendezvous (e.g. a job id)"),
+    rdzv_timeout: int = typer.Option(300, "--rdzv-timeout", help="seconds to wait for every machine"),
+    max_restarts: int = typer.Option(0, "--max-restarts", help="restart the processes this many times when one "
+                                     "dies; training resumes from its last checkpoint"),
 ) -> None:
     """Compile, train, sample, evaluate; write metrics.json and pictures into the run directory."""
     from .run import RunFailed
     from .run.jobs import run_spec
 
+    launch = _launch(nproc=nproc, nnodes=nnodes, node_rank=node_rank, rdzv_endpoint=rdzv_endpoint, rdzv_id=rdzv_id,
+                     max_restarts=max_restarts, rdzv_timeout=rdzv_timeout)
     compiled = _compile(spec, set_)
     run_dir = out or Path("runs") / compiled.ir.name
     try:
         with _io_errors():
-            metrics = run_spec(compiled, run_dir, device=device, fresh=fresh, nproc=nproc)
+            metrics = run_spec(compiled, run_dir, device=device, fresh=fresh, launch=launch)
     except RunFailed as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1)
-    typer.echo(json.dumps(metrics, indent=2))
+    if metrics is not None:  # None: another machine than node 0, which reports
+        typer.echo(json.dumps(metrics, indent=2))
+
+
+@app.command()
+def launch(
+    spec: Path = SpecArg,
+    slurm: bool = typer.Option(False, "--slurm", help="write a SLURM batch script (srun + torchrun)"),
+    nnodes: int = typer.Option(2, "--nnodes", help="machines"),
+    nproc: int = typer.Option(8, "--nproc", help="processes per machine (its GPUs)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory on the shared file system "
+                                       "(default runs/NAME)"),
+    set_: List[str] = SetOpt,
+    port: int = typer.Option(29500, "--port", help="node 0's rendezvous port (and the next one)"),
+    max_restarts: int = typer.Option(1, "--max-restarts", help="restarts after a dead process"),
+    time_limit: str = typer.Option("04:00:00", "--time", help="SLURM time limit"),
+    partition: Optional[str] = typer.Option(None, "--partition", help="SLURM partition"),
+    script: Optional[Path] = typer.Option(None, "--script", help="write the script here instead of printing it"),
+) -> None:
+    """Print (or write) a batch script that runs SPEC on several machines: sbatch it."""
+    from .core.files import atomic_write_text
+    from .run.slurm import slurm_script
+
+    if not slurm:
+        typer.echo("error: scorec launch writes SLURM scripts only for now: pass --slurm", err=True)
+        raise typer.Exit(2)
+    _launch(nproc=nproc, nnodes=nnodes, node_rank=0, rdzv_endpoint=f"node0:{port}", max_restarts=max_restarts)
+    compiled = _compile(spec, set_)
+    text = slurm_script(spec, compiled.ir.name, set_, out or Path("runs") / compiled.ir.name, nnodes, nproc, port,
+                        max_restarts, time_limit, partition)
+    if script is None:
+        typer.echo(text, nl=False)
+        return
+    with _io_errors():
+        atomic_write_text(script, text)
+    typer.echo(str(script))
 
 
 RunDirArg = typer.Argument(..., help="a run directory written by scorec run", show_default=False)
@@ -262,8 +320,9 @@ def sample(
     from .run.jobs import resample
     from .tools.specdiff import RESAMPLE_SECTIONS
 
+    launch = _launch(nproc=nproc)
     compiled = _run_dir_spec(run_dir, set_, RESAMPLE_SECTIONS, "sample")
-    _finish(lambda: resample(compiled, run_dir, device=device, nproc=nproc))
+    _finish(lambda: resample(compiled, run_dir, device=device, launch=launch))
 
 
 @app.command("eval")

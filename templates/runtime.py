@@ -11,7 +11,6 @@ The EXIT_* codes below are train.py's and sample.py's, each with one line "error
 
 import argparse
 import contextlib
-import copy
 import errno
 import json
 import math
@@ -23,6 +22,7 @@ import time
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.distributed.tensor import DTensor, distribute_tensor
 
 EXIT_USAGE = 2  # a command line (argparse's own exit), or a batch that does not split over the processes
 EXIT_DIVERGED = 3  # the loss or its gradient stopped being finite; no checkpoint holds weights from after
@@ -244,8 +244,20 @@ def setup_distributed(device_name):
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return dist.get_rank(), world, device
+    rank = int(os.environ["RANK"])
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=attempt_store(rank, world),
+                            rank=rank, world_size=world)
+    return rank, world, device
+
+
+def attempt_store(rank, world):
+    """torchrun's key-value store, under a prefix of this attempt. After a restart (--max-restarts) the
+    agent's store still holds the dead attempt's addresses (torch 2.13 reuses it without a prefix), and
+    the new processes would connect to those; env:// does the same as this, less the prefix."""
+    from_agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"  # else rank 0 hosts it
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world,
+                          is_master=rank == 0 and not from_agent)
+    return dist.PrefixStore(f"scorec/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 
 def rank_and_world():
@@ -275,6 +287,75 @@ def gather_on_rank0(obj):
     out = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
     dist.gather_object(obj, out, dst=0)
     return out
+
+
+def parallel(net, how, blocks):
+    """The network as the processes train it together: itself for one process; under torchrun
+    DistributedDataParallel (how "ddp": a replica in every process, gradients averaged in backward())
+    or FSDP2 (how "fsdp": weights, gradients and optimizer state sharded over the processes, each of
+    `blocks` gathered in turn for its forward and backward)."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return net
+    if how == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+        for block in blocks:
+            fully_shard(block)
+        fully_shard(net)  # in place: net's parameters are now this process's shards (DTensors)
+        return net
+    return torch.nn.parallel.DistributedDataParallel(net)
+
+
+def local(tensor):
+    """This process's part of a tensor (its shard under fsdp)."""
+    return tensor.to_local() if isinstance(tensor, DTensor) else tensor
+
+
+def gathered(state):
+    """A state dict with every sharded tensor gathered whole (every process takes part, one tensor at
+    a time; to the CPU), so that a checkpoint has one format however the weights were held."""
+    return {name: value.full_tensor().cpu() if isinstance(value, DTensor) else value for name, value in state.items()}
+
+
+def gathered_optimizer_state(state):
+    return {**state, "state": {index: gathered(moments) for index, moments in state["state"].items()}}
+
+
+def sharded_like(ours, saved):
+    """The saved (whole) tensors cut like ours: this process's shards where ours are sharded."""
+    return {name: distribute_tensor(saved[name].to(value.device), value.device_mesh, value.placements)
+            if isinstance(value, DTensor) else saved[name] for name, value in ours.items()}
+
+
+def sharded_optimizer_state(state, params):
+    """A saved optimizer state (whole moments) cut like the parameters it belongs to."""
+    moments = {index: {name: distribute_tensor(value.to(params[index].device), params[index].device_mesh,
+                                               params[index].placements)
+                       if isinstance(params[index], DTensor) and value.ndim > 0 else value
+                       for name, value in entry.items()}
+               for index, entry in state["state"].items()}
+    return {**state, "state": moments}
+
+
+def launch_id():
+    """What names this launch of the program, the same after torchrun restarts it: scorec run's
+    SCOREC_LAUNCH, else torchrun's rendezvous id (a fresh one per standalone launch); None without torchrun."""
+    return os.environ.get("SCOREC_LAUNCH") or os.environ.get("TORCHELASTIC_RUN_ID")
+
+
+def resumable(path, fresh):
+    """Whether training resumes from the checkpoint at `path`: unless --fresh, when there is one; with
+    --fresh only after torchrun restarted the processes (--max-restarts) and only from a checkpoint this
+    launch wrote: a restart continues what it had done, not what was there before --fresh."""
+    if not os.path.exists(path):
+        return False
+    if not fresh:
+        return True
+    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) == 0 or launch_id() is None:
+        return False
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True).get("launch") == launch_id()
+    except Exception:  # unreadable: not this launch's (a fresh start overwrites it)
+        return False
 
 
 def stream_seed(seed, rank, step):
@@ -474,7 +555,10 @@ class Trainer:
 
     def __init__(self, run_dir, net, optimizer, generator, training_hash, objective_state=None):
         self.net, self.optimizer, self.generator, self.training_hash = net, optimizer, generator, training_hash
-        self.ema = copy.deepcopy(net).requires_grad_(False)
+        # the EMA weights (and a copy of the buffers), by name; sharded like the weights under fsdp
+        self.ema = {name: value.detach().clone() for name, value in net.state_dict().items()}
+        self.params = [p for _, p in net.named_parameters()]
+        self.ema_params = [self.ema[name] for name, _ in net.named_parameters()]
         self.objective_state = objective_state  # (state_dict(), load_state_dict(state)) of a stateful objective
         self.run_dir, self.path = run_dir, os.path.join(run_dir, CHECKPOINT)
         self.saved_step = None  # the step of the checkpoint on disk that this run stands on
@@ -491,7 +575,9 @@ class Trainer:
         Returns the step training starts from."""
         if self.rank == 0:
             prepare_folder(os.path.dirname(self.path))
-        start = self.resume(seed) if not fresh and os.path.exists(self.path) else 0
+        # rank 0 decides for all: on a shared file system another machine may see last.pt a moment late
+        resume = all_gather(self.rank == 0 and resumable(self.path, fresh))[0]
+        start = self.resume(seed) if resume else 0
         self.log = event_log(os.path.join(self.run_dir, "events.jsonl"), start)
         return start
 
@@ -499,9 +585,10 @@ class Trainer:
         state = load_checkpoint(self.path, self.step.device, self.net, self.training_hash, self.optimizer,
                                 self.generator, keys=("objective",) if self.objective_state else (),
                                 hint="pass --fresh to overwrite it, or choose another --out")
-        self.net.load_state_dict(state["net"])
-        self.ema.load_state_dict(state["ema"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.net.load_state_dict(sharded_like(self.net.state_dict(), state["net"]))
+        for name, value in sharded_like(self.ema, state["ema"]).items():
+            self.ema[name].copy_(value)
+        self.optimizer.load_state_dict(sharded_optimizer_state(state["optimizer"], self.params))
         rank, world = self.rank, self.world
         generators = state.get("rank_generators", [])
         saved = state["generator"] if rank == 0 else generators[rank] if rank < len(generators) else None
@@ -519,7 +606,8 @@ class Trainer:
     @torch.no_grad()
     def after_step(self, loss, grad_norm, ema_decay):
         """ema <- ema_decay ema + (1 - ema_decay) weights; the loss's running sum; divergence."""
-        torch._foreach_lerp_(list(self.ema.parameters()), list(self.net.parameters()), 1.0 - ema_decay)
+        torch._foreach_lerp_(self.ema_params, self.params, 1.0 - ema_decay)
+        grad_norm = grad_norm.full_tensor() if isinstance(grad_norm, DTensor) else grad_norm  # fsdp: replicated
         self.step += 1
         finite = torch.isfinite(loss) & torch.isfinite(grad_norm)
         self.first_bad = torch.where(finite | (self.first_bad > 0), self.first_bad, self.step)
@@ -562,12 +650,17 @@ class Trainer:
         """Checkpoint `step` (every process calls it; rank 0 writes) after checking that nothing diverged,
         and export the EMA weights."""
         self.stop_if_diverged(step)
-        if not all(torch.isfinite(p).all() for p in self.net.parameters()):  # finite steps, infinite weights
+        finite = torch.tensor([all(bool(torch.isfinite(local(p)).all()) for p in self.params)])
+        if self.world > 1:  # each process holds its shard of the weights (all of them under ddp)
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        if not finite.item():  # finite steps, infinite weights
             fail(EXIT_DIVERGED, f"the weights are not finite at step {step}; {self.what_is_kept()}. "
                                 "Try a smaller train.lr or train.grad_clip.")
-        state = {"step": step, "net": self.net.state_dict(), "ema": self.ema.state_dict(),
-                 "optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(),
-                 "training_hash": self.training_hash}
+        # the same format whether the weights are sharded (fsdp: gathered here) or not
+        state = {"step": step, "net": gathered(self.net.state_dict()), "ema": gathered(self.ema),
+                 "optimizer": gathered_optimizer_state(self.optimizer.state_dict()),
+                 "generator": self.generator.get_state(), "training_hash": self.training_hash,
+                 "launch": launch_id()}
         if self.objective_state:  # a replay buffer, fitted statistics: resumed exactly
             state["objective"] = self.objective_state[0]()
         if self.world > 1:  # every process's noise stream (and objective state), for an exact resume
@@ -577,34 +670,43 @@ class Trainer:
         if self.rank == 0:
             atomic_save(state, self.path)
             weights = os.path.join(os.path.dirname(self.path), "model.safetensors")
-            note = export_weights(self.ema, weights, self.training_hash)
+            note = export_weights(state["ema"], weights, self.training_hash)
             if note and self.saved_step is None:
                 self.log(event="note", step=step, note=note)
         self.saved_step = step
 
 
 def export_weights(ema, path, training_hash):
-    """The EMA weights as a .safetensors file (safetensors is optional: without it, say so and go on)."""
+    """The EMA weights (a state dict) as a .safetensors file (safetensors is optional: without it, say so
+    and go on)."""
     try:
         from safetensors.torch import save_file
     except ImportError:
         return "safetensors is not installed: model.safetensors not written (pip install safetensors)"
-    tensors = {name: value.detach().contiguous().cpu() for name, value in ema.state_dict().items()}
+    tensors = {name: value.detach().contiguous().cpu() for name, value in ema.items()}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"training_hash": training_hash}))
     return None
 
 
 def tensor_batches(data, batch, generator, device):
-    """Endless training batches of `batch` samples drawn with `generator` from data held on the device."""
-    data = torch.as_tensor(data).to(device)
+    """Endless training batches of `batch` samples drawn with `generator` from this process's shard of
+    the data (rows rank, rank + world, ...: all of it for one process), held on the device."""
+    rank, world = rank_and_world()
+    data = torch.as_tensor(data[rank::world]).to(device)
+    if len(data) == 0:
+        fail(EXIT_USAGE, f"{world} processes need at least {world} training samples, one shard each")
     while True:
         yield data[torch.randint(len(data), (batch,), generator=generator, device=device)]
 
 
 def streamed_batches(dataset, batch, device, seed):
     """Endless training batches of a Dataset larger than memory, streamed by DataLoader workers
-    (its `workers` attribute), sampled with replacement in an order fixed by `seed`."""
+    (its `workers` attribute) from this process's shard (items rank, rank + world, ...), sampled with
+    replacement in an order fixed by `seed`."""
     workers = getattr(dataset, "workers", 0)
+    rank, world = rank_and_world()
+    if world > 1:
+        dataset = torch.utils.data.Subset(dataset, range(rank, len(dataset), world))
     sampler = torch.utils.data.RandomSampler(dataset, replacement=True, num_samples=2**62,
                                              generator=torch.Generator().manual_seed(seed))
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers,

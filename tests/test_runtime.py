@@ -338,7 +338,7 @@ def test_a_resume_restores_weights_noise_stream_and_objective_state(rt, tmp_path
     again = trainer_for(rt, tmp_path, seed=5, objective=(lambda: {}, loaded.append))
     assert again.start(fresh=False, seed=0) == 1
     assert torch.equal(torch.rand(3, generator=again.generator), expected_draw)
-    assert torch.equal(again.net.weight, first.net.weight) and torch.equal(again.ema.weight, first.ema.weight)
+    assert torch.equal(again.net.weight, first.net.weight) and torch.equal(again.ema["weight"], first.ema["weight"])
     assert len(loaded) == 1 and torch.equal(loaded[0]["buffer"], saved_objective["buffer"])
     assert again.saved_step == 1 and int(again.step) == 1
     assert trainer_for(rt, tmp_path, seed=5).start(fresh=True, seed=0) == 0
@@ -349,6 +349,35 @@ def test_a_resume_restores_weights_noise_stream_and_objective_state(rt, tmp_path
     stateful = trainer_for(rt, tmp_path / "plain", objective=(lambda: {}, loaded.append))
     err = one_line_exit(capsys, rt.EXIT_CHECKPOINT, stateful.start, False, 0)
     assert "it has no 'objective'" in err
+
+
+def test_fresh_after_a_restart_resumes_only_what_this_launch_saved(rt, tmp_path, monkeypatch):
+    """--fresh with --max-restarts: the first attempt starts over; a restarted one (torchrun's
+    TORCHELASTIC_RESTART_COUNT > 0) continues from a checkpoint of this launch, never from one of before."""
+    for name in ("SCOREC_LAUNCH", "TORCHELASTIC_RUN_ID", "TORCHELASTIC_RESTART_COUNT"):
+        monkeypatch.delenv(name, raising=False)
+    path = str(tmp_path / "checkpoints" / "last.pt")
+    assert not rt.resumable(path, fresh=False)  # nothing to resume
+    monkeypatch.setenv("SCOREC_LAUNCH", "before")
+    first = trainer_for(rt, tmp_path)
+    first.start(fresh=True, seed=0)
+    first.save(0)  # a checkpoint of launch "before"
+    assert rt.resumable(path, fresh=False) and not rt.resumable(path, fresh=True)
+    monkeypatch.setenv("SCOREC_LAUNCH", "now")
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")
+    assert not rt.resumable(path, fresh=True)  # restarted, but last.pt is from before --fresh
+    first.save(3)  # this launch's
+    assert rt.resumable(path, fresh=True)
+    assert trainer_for(rt, tmp_path).start(fresh=True, seed=0) == 3
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "0")
+    assert trainer_for(rt, tmp_path).start(fresh=True, seed=0) == 0  # the first attempt of a --fresh run
+
+
+def test_each_process_draws_from_its_own_shard_of_the_data(rt, monkeypatch):
+    data = np.arange(10.0).reshape(10, 1)
+    monkeypatch.setattr(rt, "rank_and_world", lambda: (1, 3))  # rank 1 of 3: rows 1, 4, 7
+    drawn = next(rt.tensor_batches(data, 64, torch.Generator().manual_seed(0), torch.device("cpu")))
+    assert set(drawn.flatten().tolist()) == {1.0, 4.0, 7.0}
 
 
 def test_tensor_batches_draw_with_the_generator(rt):

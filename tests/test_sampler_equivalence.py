@@ -20,6 +20,7 @@ Where the comparison needs help, and why:
 from __future__ import annotations
 
 import importlib
+import math
 
 import numpy as np
 import pytest
@@ -322,3 +323,28 @@ def test_edm_churn_never_rises_above_the_noisiest_level(tmp_path):
 
     assert (ours - k_heun(float(sigmas[0]) * (1 - 1e-9))).abs().max().item() < TOLERANCE
     assert (ours - k_heun(float("inf"))).abs().max().item() > 1e-3
+
+
+@pytest.mark.parametrize("churn, s_tmax", [(0.0, math.inf), (10.0, 10.0)])
+def test_edm_on_process_edm_is_k_diffusions_karras_heun(churn, s_tmax, tmp_path):
+    """On process edm (alpha = 1, sigma(t) Karras et al.'s rho schedule) the edm sampler with its default
+    grid is k-diffusion's sample_heun on get_sigmas_karras(n, 0.002, 80, rho 7): the same levels (to
+    k-diffusion's float32 ramp) and the same samples (float64, on scorec's levels) to 1e-8."""
+    sampling = k_diffusion_sampling()
+    steps = 10
+    bound = "" if s_tmax == math.inf else f", s_tmax: {s_tmax}"
+    s, model = scorec_programs(tmp_path, f"{{sampler: edm, steps: {steps}, churn: {churn}{bound}}}",
+                               process="{kind: edm}")
+    x = prior(s)
+    ours = run_scorec(s, model, x, steps, seed=5)
+    sigmas = s.scale_levels(s.sample_grid(steps, x.device))  # 0 at the data, though sigma(0) = SIGMA_MIN
+    karras = sampling.get_sigmas_karras(steps, 0.002, 80.0, rho=7.0).double()
+    assert torch.allclose(sigmas, karras, rtol=1e-6, atol=0)
+
+    def denoiser(y, sigma):
+        return model.x0(y, s.time_of_log_snr(-sigma[:1].log()).expand(y.shape[0]))
+
+    torch.manual_seed(5)
+    with torch.no_grad():
+        theirs = sampling.sample_heun(denoiser, x.clone(), sigmas, disable=True, s_churn=churn, s_tmax=s_tmax)
+    assert (ours - theirs).abs().max().item() < TOLERANCE

@@ -69,9 +69,13 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                                     "an NCSN ladder, or the data density itself)"),
                "timeless": Trait("no time (the data density itself)"),
                "gaussian_kernel": Trait("a process with a Gaussian kernel x_t = alpha(t) x_0 + sigma(t) z"),
+               # alpha(t) + sigma(t) = 1, linear in t: ipndm's default grid is uniform in t there
+               "straight_path": Trait("a straight path x_t = (1 - t) x_0 + t z"),
            }),
     Family("network", "kind", ("build_network",), ("data", "process", "parameterization"), traits={
         "exact": Trait("an exact (analytic) score"),
+        # train.distributed: fsdp shards the weights block by block: network_blocks(net) names the blocks
+        "shardable": Trait("a network FSDP can shard block by block", ("network_blocks",)),
     }),
     Family("parameterization", "kind", ("ScoreModel", "prediction_target", "oracle_output"), ("process",),
            scalar=True, traits={

@@ -119,6 +119,7 @@ class TrainIR:
     precision: str
     compile: bool
     compile_mode: str
+    distributed: str  # ddp | fsdp: how several processes share the weights
     checkpoint_every: int
     log_every: int
     log: tuple[str, ...]  # experiment trackers besides events.jsonl
@@ -206,7 +207,9 @@ def spec_hash(ir: ProgramIR) -> str:
 
 
 # Train fields that say how long or how verbosely to train, not what is trained.
-_SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every", "log")
+# How long and how often, how processes share the work (the checkpoint has one format either way),
+# and which trackers see it.
+_SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every", "distributed", "log")
 # What the trained weights depend on.
 _TRAINING_PARTS = ("version", "seed", "data", "process", "network", "parameterization", "objective")
 

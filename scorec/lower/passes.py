@@ -73,6 +73,7 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
     work that finds no errors, such as searching for a closed form it would otherwise emit."""
     chosen = {f: component_of(f, _at(spec, path)) for f, path in SECTIONS.items()}
     check_needs(spec, chosen, source)
+    check_sharding(spec, chosen, source)
     lowered: dict[str, Node] = {}
     for family, path in SECTIONS.items():
         ctx = Context(source, path[:-1], lowered, chosen, checking, spec.train)
@@ -89,6 +90,16 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
                     features=spec.eval.features, likelihood=likelihood),
         **lowered,
     )
+
+
+def check_sharding(spec: Any, chosen: dict[str, Component], source: SourceMap) -> None:
+    """train.distributed: fsdp shards the network block by block: its network must name its blocks."""
+    network = chosen["network"]
+    if spec.train.distributed == "fsdp" and "shardable" not in network.traits:
+        fits = sorted(kind for kind, c in registry.components("network").items() if "shardable" in c.traits)
+        raise SpecError(f"train.distributed: fsdp shards the network block by block, and the {network.kind} "
+                        "network has no blocks to shard", source.span_of(("train", "distributed")),
+                        f"use distributed: ddp, or a network FSDP can shard: {', '.join(fits)}", code="E0301")
 
 
 def check_eval(ev: Any, data_shape: tuple, source: SourceMap) -> None:

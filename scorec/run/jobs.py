@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -17,28 +18,49 @@ from ..emit.render import write_files
 from ..pipeline import Compiled
 from . import RunFailed
 from .evaluate import evaluate
-from .launch import run_program
+from .launch import Launch, run_program
 from .lock import remove_stale_temporaries, run_lock
 from .lockmismatch import another_model_message, environment_notes, lock_changes, lock_notes
 
 
 def run_spec(compiled: Compiled, run_dir: str | os.PathLike, device: str = "auto", fresh: bool = False,
-             console: Console | None = None, nproc: int = 1) -> dict:
-    """Compile into run_dir, train (under torchrun when nproc > 1), sample, evaluate."""
+             console: Console | None = None, launch: Launch = Launch()) -> dict | None:
+    """Compile into run_dir, train (under torchrun for several processes or machines), sample, evaluate.
+    On a machine other than node 0 of several: train and sample only (its ranks write nothing), and None."""
     console = console or Console(stderr=True)
     ir = compiled.ir
     run_dir = Path(run_dir)
-    if nproc < 1:
-        raise RunFailed(f"--nproc must be at least 1 (got {nproc})")
-    if ir.train is not None and ir.train.batch_size % nproc:
-        raise RunFailed(f"train.batch_size {ir.train.batch_size} does not split evenly over --nproc {nproc}: "
+    if ir.train is not None and ir.train.batch_size % launch.world:
+        over = f"--nproc {launch.nproc}" + (f" x --nnodes {launch.nnodes}" if launch.nnodes > 1 else "")
+        raise RunFailed(f"train.batch_size {ir.train.batch_size} does not split evenly over {over}: "
                         "the global batch is train.batch_size whatever the number of processes")
+    if not launch.writes:
+        return _run_on_another_node(compiled, run_dir, device, fresh, console, launch)
     with run_lock(run_dir, ir.name):
-        return _run_locked(compiled, run_dir, device, fresh, console, nproc)
+        return _run_locked(compiled, run_dir, device, fresh, console, launch)
+
+
+def _run_on_another_node(compiled: Compiled, run_dir: Path, device: str, fresh: bool, console: Console,
+                         launch: Launch) -> None:
+    """Node R > 0 of several: its own copy of the programs (the same bytes node 0 writes into code/) and
+    its logs in a private folder; its ranks read RUN_DIR (a shared file system) and write nothing there."""
+    ir = compiled.ir
+    with tempfile.TemporaryDirectory(prefix=f"scorec-{ir.name}-node{launch.node_rank}-") as private:
+        code_dir = Path(private) / "code"
+        write_files(compiled.emitted(), code_dir)
+        console.print(f"[bold]{ir.name}[/]: node {launch.node_rank} of {launch.nnodes}, meeting at "
+                      f"{launch.rdzv_endpoint}; node 0 writes {run_dir}")
+        logs = Path(private) / "logs"
+        if ir.train is not None:
+            run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, ["--fresh"] if fresh else [],
+                        console, launch, logs)
+        run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, launch, logs)
+    console.print(f"node {launch.node_rank}: done; node 0 evaluates and writes the report")
+    return None
 
 
 def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, console: Console,
-                nproc: int = 1) -> dict:
+                launch: Launch = Launch()) -> dict:
     ir = compiled.ir
     code_dir = run_dir / "code"
     files = compiled.emitted()
@@ -64,9 +86,9 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
 
     if ir.train is not None:
         extra = ["--fresh"] if fresh else []
-        run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console, nproc)
+        run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console, launch)
     # sampling shares its batches out over the same processes; rank 0 gathers them into samples.npz
-    run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, nproc)
+    run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, launch)
 
     metrics = evaluate(compiled, run_dir, console, device)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
@@ -121,14 +143,12 @@ def _lock_ir(run_dir: Path) -> dict:
 
 
 def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: Console | None = None,
-             nproc: int = 1) -> dict:
+             launch: Launch = Launch()) -> dict:
     """scorec sample: draw new samples from a trained run with (possibly) new sampling settings,
-    then evaluate and report. The weights must be this model's: same training hash. With nproc > 1
-    sample.py runs under torchrun and the processes share the batches out."""
+    then evaluate and report. The weights must be this model's: same training hash. With several
+    processes sample.py runs under torchrun and the processes share the batches out."""
     console = console or Console(stderr=True)
     ir = compiled.ir
-    if nproc < 1:
-        raise RunFailed(f"--nproc must be at least 1 (got {nproc})")
     with run_lock(run_dir, ir.name):
         files = compiled.emitted()
         new_hash = json.loads(files["spec.lock.json"])["training_hash"]
@@ -148,7 +168,7 @@ def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: C
         write_run_spec(compiled, run_dir)
         console.print(f"[bold]{ir.name}[/]: resampling with the {ir.sampler.kind} sampler, "
                       f"{ir.sampler.steps} steps, n={ir.sampler.n} -> {run_dir}")
-        run_program(run_dir / "code" / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, nproc)
+        run_program(run_dir / "code" / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, launch)
         metrics = evaluate(compiled, run_dir, console, device)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics

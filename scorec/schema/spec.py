@@ -54,6 +54,8 @@ class TrainSpec(Section):
     compile: bool = Field(True, description="torch.compile the loss step")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         "default", description="torch.compile's mode")
+    distributed: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="several processes: ddp (a replica each) | fsdp (weights sharded block by block)")
     checkpoint_every: PositiveInt = Field(1000, description="steps between checkpoints")
     log_every: PositiveInt = Field(50, description="steps between logged events")
     log: list[Literal["tensorboard"]] = Field(

@@ -25,7 +25,7 @@ class MLPNode(NetworkNode):
     scalar_output: bool  # one scalar per sample (an energy) instead of a vector shaped like x
 
 
-@component("network", default=True)
+@component("network", default=True, traits=("shardable",))
 class MLPNetwork(TimeFeatureOptions):
     """net(x, t): an MLP on x whose every hidden layer also receives embed(t)."""
 

@@ -28,7 +28,7 @@ class UNetNode(NetworkNode):
     scalar_output: bool  # an energy per sample, E = 1/2 |x - unet(x, t)|^2, instead of an image
 
 
-@component("network", needs={"data": ("images",)})
+@component("network", needs={"data": ("images",)}, traits=("shardable",))
 class UNetNetwork(TimeFeatureOptions):
     """net(x, t) for images (C, H, W): the U-Net of DDPM (Ho et al. 2020) as refined by ADM."""
 

@@ -36,7 +36,7 @@ class LinearPathNode(GaussianSDENode):
         return f"t uniform from 1 - T_EPS = {1 - eps:g} to T_EPS = {eps:g} in {steps} steps"
 
 
-@component("process", traits=CONTINUOUS_TRAITS + ("gaussian_kernel",))
+@component("process", traits=CONTINUOUS_TRAITS + ("gaussian_kernel", "straight_path"))
 class FlowProcess(Section):
     """x_t = (1 - t) x_0 + t n, t in [t_eps, 1 - t_eps]."""
 

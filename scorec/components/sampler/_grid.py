@@ -47,6 +47,11 @@ KINDS = {k.name: k for k in (
 )}
 
 
+def process_grid(ctx) -> str | None:
+    """A discrete chain's own timesteps, whatever the solver; None elsewhere (the solver's default)."""
+    return "linspace" if ctx.has("process", "discrete_time") else None
+
+
 class GridOptions(Section):
     kind: Literal[tuple(KINDS)] = Field(..., description=" | ".join(KINDS))  # type: ignore[valid-type]
     rho: PositiveFloat = Field(7.0, description="karras: the spacing exponent (7 in Karras et al.)")
@@ -74,7 +79,7 @@ class GridSamplerOptions(SamplerOptions):
 
     def default_grid(self, ctx) -> str:
         """The grid a spec gets when it names none."""
-        return "linspace" if ctx.has("process", "discrete_time") else "logsnr"
+        return process_grid(ctx) or "logsnr"
 
     def lower_grid(self, ctx, min_steps: int = 1) -> GridNode:
         """The grid's node; a located error where the kind does not apply to the process."""
@@ -94,11 +99,22 @@ class GridSamplerOptions(SamplerOptions):
                         template=kind.template, text=f"{self.steps} steps, {text}"
                         + ("; last step to the data" if self.denoise else ""))
 
-    def check_order(self, ctx, order: int, field: str = "order") -> None:
-        """A multistep order needs that many steps to build its history."""
-        if order > self.steps:
-            raise ctx.error(field, f"{field} {order} needs at least {order} steps, but sample.steps is {self.steps}",
-                            f"lower {field} to at most {self.steps}, or raise sample.steps")
+    def refuse_optimized(self, ctx, noisy: bool, why: str, hint) -> None:
+        """The optimized grid is fitted to a deterministic solve: a located error where the solver adds noise."""
+        if noisy and self.grid is not None and self.grid.kind == "optimized":
+            raise SpecError(f"grid 'optimized' is fitted to a deterministic solver, and {why}",
+                            ctx.span("grid", "kind"), hint)
+
+    def multistep_order(self, ctx, field: str = "order") -> int:
+        """The order a multistep solver runs at: one the spec writes needs that many steps to build its
+        history (a located error otherwise); the default is lowered to the steps there are."""
+        order = getattr(self, field)
+        if order <= self.steps:
+            return order
+        if field not in self.model_fields_set:
+            return self.steps
+        raise ctx.error(field, f"{field} {order} needs at least {order} steps, but sample.steps is {self.steps}",
+                        f"lower {field} to at most {self.steps}, or raise sample.steps")
 
     def grid_fields(self, ctx, nfe: int, min_steps: int = 1) -> dict:
         """The SamplerNode fields of a grid sampler: the common ones, the grid, and no separate denoiser

@@ -30,17 +30,16 @@ class DPMSolverSampler(GridSamplerOptions):
 
     sampler: Literal["dpm_solver"]
     steps: PositiveInt = Field(10, description="network evaluations (the last step goes to the data)")
-    order: int_choice(1, 2, 3) = Field(2, description="multistep order: 2 (2M) or 3 (3M); 1 is DDIM")
+    order: int_choice(1, 2, 3) = Field(2, description="multistep order: 2 (2M) or 3 (3M); 1 is DDIM "
+                                                    "(unwritten: at most steps)")
     variant: Literal[(ODE, SDE)] = Field(ODE, description="ode: DPM-Solver++; sde: SDE-DPM-Solver++ "
                                                               "(fresh noise each step)")
     lower_order_final: bool = Field(True, description="below 15 steps, the last two steps use orders 1 and 2 "
                                                       "(stabler, as diffusers' lower_order_final)")
 
     def lower(self, ctx) -> DPMSolverNode:
-        self.check_order(ctx, self.order)
-        if self.variant == SDE and self.grid is not None and self.grid.kind == "optimized":
-            raise ctx.error("grid", "grid 'optimized' is fitted to a deterministic solver, and variant 'sde' "
-                                    "draws fresh noise each step",
-                            hint("use ", SetKey(("variant",), (ODE,)), " with the optimized grid"))
-        return DPMSolverNode(**self.grid_fields(ctx, nfe=self.steps), order=self.order, stochastic=self.variant == SDE,
+        order = self.multistep_order(ctx)
+        self.refuse_optimized(ctx, self.variant == SDE, "variant 'sde' draws fresh noise each step",
+                              hint("use ", SetKey(("variant",), (ODE,)), " with the optimized grid"))
+        return DPMSolverNode(**self.grid_fields(ctx, nfe=self.steps), order=order, stochastic=self.variant == SDE,
                              lower_order_final=self.lower_order_final)

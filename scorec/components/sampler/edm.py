@@ -36,9 +36,8 @@ class EDMSampler(GridSamplerOptions):
         return "karras"
 
     def lower(self, ctx) -> EDMNode:
-        if self.churn > 0 and self.grid is not None and self.grid.kind == "optimized":
-            raise ctx.error("grid", "grid 'optimized' is fitted to a deterministic solver, and churn adds noise",
-                            hint("use ", SetKey(("churn",), (0,)), " with the optimized grid"))
+        self.refuse_optimized(ctx, self.churn > 0, "churn adds noise",
+                              hint("use ", SetKey(("churn",), (0,)), " with the optimized grid"))
         nfe = 2 * self.steps - (1 if self.denoise else 0)
         return EDMNode(**self.grid_fields(ctx, nfe=nfe), churn=self.churn, s_tmin=self.s_tmin, s_tmax=self.s_tmax,
                        s_noise=self.s_noise)

@@ -25,11 +25,11 @@ class UniPCSampler(GridSamplerOptions):
 
     sampler: Literal["unipc"]
     steps: PositiveInt = Field(10, description="network evaluations (the last step goes to the data)")
-    order: int_choice(1, 2, 3) = Field(2, description="predictor order (the corrector adds one)")
+    order: int_choice(1, 2, 3) = Field(2, description="predictor order (the corrector adds one; unwritten: at most steps)")
     lower_order_final: bool = Field(True, description="the last steps use order at most steps left "
                                                       "(as diffusers' lower_order_final)")
 
     def lower(self, ctx) -> UniPCNode:
-        self.check_order(ctx, self.order)
-        return UniPCNode(**self.grid_fields(ctx, nfe=self.steps), order=self.order,
+        order = self.multistep_order(ctx)
+        return UniPCNode(**self.grid_fields(ctx, nfe=self.steps), order=order,
                          lower_order_final=self.lower_order_final)
