@@ -150,7 +150,7 @@ def emitted_train_step(out, runtime, common, train):
     def step():
         counter[0] += 1
         for group in optimizer.param_groups:
-            group["lr"] = train.learning_rate(counter[0])
+            group["lr"] = train.learning_rate(counter[0], train.STEPS)
         x0 = data[torch.randint(len(data), (batch,), generator=generator, device=device)]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=train.PRECISION == "bf16"):
             loss = loss_step(model, x0, generator)
@@ -158,7 +158,7 @@ def emitted_train_step(out, runtime, common, train):
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), train.GRAD_CLIP)
         optimizer.step()
-        trainer.after_step(loss.detach(), grad_norm, train.EMA_DECAY)
+        trainer.after_step(loss.detach(), grad_norm, train.ema_decay(counter[0]))
 
     return step
 

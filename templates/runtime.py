@@ -397,6 +397,45 @@ def event_log(path, start=None):
     return EventLog(path)
 
 
+def with_trackers(log, trackers, run_dir, start):
+    """`log`, also handing each training event's numbers (loss, lr) to the experiment trackers named in
+    train.log, by step (rank 0 only; events.jsonl stays the record). tensorboard: RUN_DIR/tensorboard/,
+    through torch.utils.tensorboard; a resume from `start` purges the events logged after it."""
+    if not trackers or rank_and_world()[0] != 0:
+        return log
+    writers = [TRACKERS[name](run_dir, start) for name in trackers]
+
+    def tracked(**event):
+        log(**event)
+        if event.get("event") == "train":
+            scalars = {key: value for key, value in event.items()
+                       if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step"
+                       and math.isfinite(value)}
+            for write in writers:
+                write(event["step"], scalars)
+
+    return tracked
+
+
+def tensorboard_writer(run_dir, start):
+    """A function (step, scalars) writing train/<name> scalars to RUN_DIR/tensorboard/."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        fail(1, "train.log names tensorboard, which is not installed: pip install 'scorec[trackers]' (or tensorboard)")
+    writer = SummaryWriter(os.path.join(run_dir, "tensorboard"), purge_step=start + 1 if start else None)
+
+    def write(step, scalars):
+        for name, value in scalars.items():
+            writer.add_scalar(f"train/{name}", value, step)
+        writer.flush()
+
+    return write
+
+
+TRACKERS = {"tensorboard": tensorboard_writer}  # train.log's choices
+
+
 def truncate_events(path, step):
     """Cut the event log back to `step`: a resume repeats the steps logged after its checkpoint,
     and a kill may have torn the last line."""

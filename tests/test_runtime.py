@@ -419,3 +419,38 @@ def test_a_sample_share_draws_every_batch_with_its_own_stream(rt, tmp_path):
     assert float(saved["stat_acceptance"]) == pytest.approx((4 * 0.5 + 4 * 0.5 + 2 * 1.0) / 10)
     assert [e["done"] for e in events if e["event"] == "sample"] == [4, 8, 10]
     assert [e["fraction"] for e in events if e["event"] == "sample_progress"] == [0.4, 0.8, 1.0]
+
+
+def tensorboard_scalars(folder) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in the TensorBoard event files under `folder`, read by TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def test_train_log_tensorboard_gets_the_scalars_of_events_jsonl(rt, tmp_path, monkeypatch):
+    """train.log: [tensorboard]: each train event's numbers (not the flag, not a non-finite loss) by step,
+    beside events.jsonl; a resume from step 20 purges what was logged after it."""
+    pytest.importorskip("tensorboard")
+    monkeypatch.delenv("RANK", raising=False)
+    kept = []
+    log = rt.with_trackers(lambda **event: kept.append(event), ["tensorboard"], str(tmp_path), 0)
+    log(event="train_start", step=0)
+    for step, loss in ((10, 1.5), (20, 0.75), (30, float("nan"))):
+        log(event="train", step=step, loss=loss, finite=loss == loss, lr=step / 1000)
+    assert [e["event"] for e in kept] == ["train_start", "train", "train", "train"]
+    scalars = tensorboard_scalars(tmp_path / "tensorboard")
+    assert scalars == {"train/loss": [(10, 1.5), (20, 0.75)],
+                       "train/lr": [(10, pytest.approx(0.01)), (20, pytest.approx(0.02)), (30, pytest.approx(0.03))]}
+    resumed = rt.with_trackers(lambda **event: None, ["tensorboard"], str(tmp_path), 20)
+    resumed(event="train", step=30, loss=0.5, finite=True, lr=0.04)
+    after = tensorboard_scalars(tmp_path / "tensorboard")
+    assert after["train/loss"] == [(10, 1.5), (20, 0.75), (30, 0.5)]
+    assert after["train/lr"] == [(10, pytest.approx(0.01)), (20, pytest.approx(0.02)), (30, pytest.approx(0.04))]
+
+
+def test_no_trackers_is_the_event_log_itself(rt):
+    log = lambda **event: None  # noqa: E731
+    assert rt.with_trackers(log, [], "unused", 0) is log

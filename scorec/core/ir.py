@@ -112,6 +112,7 @@ class TrainIR:
     batch_size: int
     lr: float
     warmup: int
+    schedule: str  # cosine | constant
     weight_decay: float
     grad_clip: float | None
     ema: float
@@ -121,6 +122,7 @@ class TrainIR:
     distributed: str  # ddp | fsdp: how several processes share the weights
     checkpoint_every: int
     log_every: int
+    log: tuple[str, ...]  # experiment trackers besides events.jsonl
 
 
 @dataclass(frozen=True)
@@ -205,8 +207,9 @@ def spec_hash(ir: ProgramIR) -> str:
 
 
 # Train fields that say how long or how verbosely to train, not what is trained.
-# How long and how often, and how processes share the work (the checkpoint has one format either way).
-_SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every", "distributed")
+# How long and how often, how processes share the work (the checkpoint has one format either way),
+# and which trackers see it.
+_SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every", "distributed", "log")
 # What the trained weights depend on.
 _TRAINING_PARTS = ("version", "seed", "data", "process", "network", "parameterization", "objective")
 

@@ -82,7 +82,7 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
     return ProgramIR(
         name=spec.name,
         seed=spec.seed,
-        train=None if exact else TrainIR(**spec.train.model_dump()),
+        train=None if exact else TrainIR(**{**spec.train.model_dump(), "log": tuple(spec.train.log)}),
         eval=lower_eval(spec.eval, chosen, lowered["data"].shape, sampler.n, source),
         **lowered,
     )

@@ -45,9 +45,12 @@ class TrainSpec(Section):
     batch_size: PositiveInt = Field(512, description="samples per optimizer step (over all processes)")
     lr: PositiveFloat = Field(2e-4, description="peak learning rate (Adam)")
     warmup: NonNegativeInt = Field(100, description="linear lr warm-up steps")
+    schedule: Literal["cosine", "constant"] = Field(
+        "cosine", description="lr after the warm-up: cosine decay to 0 at the run's last step, or constant")
     weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.0, description="AdamW decay")
     grad_clip: PositiveFloat | None = Field(1.0, description="max global grad norm; null turns clipping off")
-    ema: Annotated[float, Field(ge=0, lt=1)] = Field(0.999, description="EMA decay of the weights")
+    ema: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.999, description="EMA decay of the weights, warmed up as min(ema, (1 + step) / (10 + step))")
     precision: Literal["fp32", "bf16"] = Field("fp32", description="fp32, or bf16 autocast of the loss")
     compile: bool = Field(True, description="torch.compile the loss step")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
@@ -56,6 +59,9 @@ class TrainSpec(Section):
         "ddp", description="several processes: ddp (a replica each) | fsdp (weights sharded block by block)")
     checkpoint_every: PositiveInt = Field(1000, description="steps between checkpoints")
     log_every: PositiveInt = Field(50, description="steps between logged events")
+    log: list[Literal["tensorboard"]] = Field(
+        default_factory=list, description="experiment trackers that also get the training scalars: tensorboard "
+        "(RUN_DIR/tensorboard/; pip install 'scorec[trackers]'); events.jsonl is always written")
 
 
 class EvalSpec(Section):

@@ -5,9 +5,8 @@ exactly) and the closed form, if any, as Expr JSON (expr.to_json). Decoding acce
 what the derivation itself produces: the three tables at the expected grid, and Exprs over
 t, pi, e and the elementary functions; anything else is a corrupt entry, derived anew.
 
-sympy's integrator works within a time budget, so on a slow or loaded machine a closed
-form can come out as tables instead; an entry pins the first outcome, and both outcomes
-are correct kernels (each is checked against the quadrature).
+Whether a kernel has a closed form is decided by the expressions alone (_symbolic.integrate,
+no clock), so an entry only saves the work: a miss derives the same kernel again.
 """
 
 from __future__ import annotations

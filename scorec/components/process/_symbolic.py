@@ -3,7 +3,8 @@
 * :func:`to_sympy` / :func:`from_sympy`: Expr <-> sympy, over the whitelisted functions
   only; a sympy result that uses anything else (erf, Ei, an unevaluated Integral,
   Piecewise) has no Expr form, and :func:`from_sympy` returns None.
-* :func:`integrate`: int_0^t of an expression in t, in closed form, within a time budget.
+* :func:`integrate`: int_0^t of an expression in t, in closed form, by a fixed structural
+  rule (never a clock: the same equation gives the same kernel on any machine).
 * :func:`evaluate_array`: an Expr over numpy arrays (vectorised, float64; never eval).
 
 sympy and numpy are imported on first use: `scorec check` of a spec that derives
@@ -13,37 +14,16 @@ nothing never pays for them.
 from __future__ import annotations
 
 import math
-import signal
-import threading
-from contextlib import contextmanager
 from typing import Any, Callable
 
 from ...core import expr as E
 
 _SYMPY_FUNCS = {"sqrt", "exp", "log", "sin", "cos", "tan", "tanh"}
 
-
-class OutOfTime(Exception):
-    """A symbolic computation exceeded its budget."""
-
-
-@contextmanager
-def budget(seconds: float):
-    """Raise OutOfTime in the block after `seconds` (main thread only; elsewhere no limit)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expire(signum, frame):
-        raise OutOfTime()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+# What sympy is asked to integrate, bounded by the integrand's structure (see integrate()).
+MAX_OPS = 80  # sympy.count_ops of an integrand
+MAX_POWER = 8  # largest integer power of a sum (expanded) or of t (integrated by parts)
+MAX_TERMS = 64  # terms of the expanded integrand, bounded before expanding
 
 
 def sympy() -> Any:
@@ -185,33 +165,100 @@ def _sum(sp: Any, s: Any) -> E.Expr:
     return out
 
 
-def integrate(s: Any, seconds: float) -> Any | None:
-    """int_0^t s(u) du in closed form (a sympy expression in t), or None (no closed form, or out of time)."""
+def integrate(s: Any) -> Any | None:
+    """int_0^t s(u) du in closed form (a sympy expression in t), or None, by a fixed rule:
+
+    1. size: an integrand of more than MAX_OPS operations, or whose expansion would have more
+       than MAX_TERMS terms (an integer power above MAX_POWER of a sum), is not tried;
+    2. termwise: when every term of the expanded integrand is c u^n f(k u + d) with n <= MAX_POWER
+       and f one of 1, exp, sin, cos (or a number to the power k u + d), integration by parts
+       in closed form (_by_parts: n + 1 terms, no search);
+    3. else, when no trigonometric function occurs: the Risch algorithm (sympy's risch_integrate,
+       a decision procedure over exponential and logarithmic extensions: a NonElementaryIntegral
+       in its answer proves there is no closed form);
+    4. else None, and the kernel is tabulated.
+
+    What is tried depends only on the expression, never on time, so one equation gives one kernel
+    (and one program) on every machine; the limits of step 1 bound each step's work."""
     sp = sympy()
     t, u = symbol("t"), symbol("u")
     if s == 0:
         return sp.Integer(0)
-    try:
-        with budget(seconds):
-            result = sp.integrate(s.subs(t, u), (u, 0, t))
-            if result.has(sp.Integral) or result.has(sp.Piecewise):
-                return None
-            return result
-    except OutOfTime:
+    if sp.count_ops(s) > MAX_OPS or _expanded_terms(s) > MAX_TERMS:
         return None
-    except Exception:  # sympy's integrator fails in many ways; quadrature takes over
+    f = sp.expand(s.subs(t, u))
+    parts = [_by_parts(sp, term, u) for term in sp.Add.make_args(f)]
+    if all(p is not None for p in parts):
+        antiderivative = sp.Add(*parts)
+    elif not f.has(sp.sin, sp.cos, sp.tan, sp.tanh):
+        from sympy.integrals.risch import risch_integrate
+
+        try:
+            antiderivative = risch_integrate(f, u)
+        except (NotImplementedError, ValueError, TypeError, ZeroDivisionError):  # a case Risch does not cover
+            return None
+    else:
         return None
+    if antiderivative.has(sp.Integral) or antiderivative.has(sp.Piecewise):
+        return None
+    at_zero = antiderivative.subs(u, 0)
+    if not at_zero.is_finite:
+        return None
+    return antiderivative.subs(u, t) - at_zero
 
 
-def simplify(s: Any, seconds: float) -> Any:
-    """sympy's simplify within a budget; the expression itself when out of time."""
-    try:
-        with budget(seconds):
-            return sympy().simplify(s)
-    except OutOfTime:
-        return s
-    except Exception:
-        return s
+def _expanded_terms(s: Any) -> int:
+    """An upper bound on the number of terms sp.expand(s) has (read off the tree, without expanding)."""
+    if s.is_Add:
+        return sum(_expanded_terms(a) for a in s.args)
+    if s.is_Mul:
+        return math.prod(_expanded_terms(a) for a in s.args)
+    if s.is_Pow and s.exp.is_Integer and s.exp > 0 and s.base.is_Add:
+        return MAX_TERMS + 1 if s.exp > MAX_POWER else _expanded_terms(s.base) ** int(s.exp)
+    return 1
+
+
+def _by_parts(sp: Any, term: Any, u: Any) -> Any | None:
+    """An antiderivative of c u^n f(k u + d) (f: exp, sin, cos or b^(.), or none), or None for any
+    other term: sum_j (-1)^j (u^n)^(j) F_(j+1), F_m the m-th antiderivative of f(k u + d)."""
+    power, function = 0, None
+    for factor in sp.Mul.make_args(term):
+        if not factor.has(u):
+            continue
+        if factor == u:
+            power += 1
+        elif factor.is_Pow and factor.base == u and factor.exp.is_Integer and factor.exp > 0:
+            power += int(factor.exp)
+        elif function is None and isinstance(factor, (sp.exp, sp.sin, sp.cos)):
+            function = factor
+        elif function is None and factor.is_Pow and factor.base.is_Number and factor.base > 0:
+            function = factor
+        else:
+            return None
+    if power > MAX_POWER:
+        return None
+    coefficient = term.as_independent(u, as_Add=False)[0]
+    monomial = u**power
+    if function is None:
+        return coefficient * u ** (power + 1) / (power + 1)
+    argument = function.exp if function.is_Pow else function.args[0]
+    if not (argument.is_polynomial(u) and sp.degree(argument, u) == 1):
+        return None
+    rate = sp.diff(argument, u)  # k
+    if function.is_Pow:
+        rate = rate * sp.log(function.base)
+
+    def antiderivative(m: int) -> Any:
+        """The m-th antiderivative of function (as a function of u)."""
+        if isinstance(function, (sp.sin, sp.cos)):  # sin(z - m pi/2), cos(z - m pi/2) over k^m
+            cycle = [sp.sin(argument), -sp.cos(argument), -sp.sin(argument), sp.cos(argument)]
+            return cycle[(m + (3 if isinstance(function, sp.cos) else 0)) % 4] / rate**m
+        return function / rate**m
+
+    total = sp.Integer(0)
+    for j in range(power + 1):
+        total += (-1) ** j * sp.diff(monomial, u, j) * antiderivative(j + 1)
+    return coefficient * total
 
 
 # ---------------------------------------------------------------------------- numerics
