@@ -20,8 +20,9 @@ def needs_error(comp: Component, other: str, trait: str, chosen: dict[str, Compo
     if alternatives:
         hints.append(f"for {other} '{got}' use {choice(comp.family, alternatives)}")
     providers = registry.fitting(other, {other: (trait,)})
+    optional = [f"{kind} with {option}" for kind, option in registry.fitting_when(other, trait)]
     if providers:
-        hints.append(f"use {choice(other, providers)}")
+        hints.append(f"use {choice(other, providers)}" + (f" (or {', '.join(optional)})" if optional else ""))
     return SpecError(
         f"{comp.family} '{comp.kind}' needs {phrase} (got {other} '{got}')",
         span,
