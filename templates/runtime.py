@@ -648,10 +648,10 @@ class SampleShare:
         self.done += len(x)
         self.log(event="sample", done=round(self.n * self.done / self.total), total=self.n, nfe=model.nfe)
 
-    def write(self, path):
+    def write(self, path, **arrays):
         """Every process's batches on rank 0, in batch order, written to `path` (samples, nfe, the stats
-        averaged over samples, and a conditional model's labels). Returns what the sample_done event says;
-        None on the other ranks."""
+        averaged over samples, a conditional model's labels, and `arrays`: what else the program records).
+        Returns what the sample_done event says; None on the other ranks."""
         parts = gather_on_rank0({"batches": self.drawn, "stats": self.stats, "nfe": self.nfe, "labels": self.labels})
         if parts is None:
             return None
@@ -664,6 +664,7 @@ class SampleShare:
         labels = {index: y for part in parts for index, y in part["labels"].items()}
         if labels:  # sample i asked for labels[i]
             extra["labels"] = np.concatenate([labels[index] for index in range(len(self.sizes))])
+        extra.update({key: np.asarray(value) for key, value in arrays.items()})
         atomic_savez(path, samples=samples, nfe=np.array(nfe), **extra)
         return {"n": len(samples), "nfe": nfe, "finite": bool(np.isfinite(samples).all())}
 

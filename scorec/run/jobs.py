@@ -67,10 +67,25 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
         run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console, nproc)
     # sampling shares its batches out over the same processes; rank 0 gathers them into samples.npz
     run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, nproc)
+    _sample_sweep(compiled, run_dir, device, console, nproc)
 
     metrics = evaluate(compiled, run_dir, console)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics
+
+
+def _sample_sweep(compiled: Compiled, run_dir: Path, device: str, console: Console, nproc: int) -> None:
+    """A guidance sweep's further scales (sample.guidance.scale: [w_1, w_2, ...]; samples.npz has w_1):
+    sample.py once each, into samples_guidance_<w>.npz, then their metrics into guidance.json."""
+    from .conditional import sweep_samples
+    from .evaluate import evaluate_sweep
+
+    sweep = sweep_samples(compiled.ir)
+    for scale, name in sweep:
+        run_program(run_dir / "code" / "sample.py", run_dir, device, f"sample-guidance-{scale:g}",
+                    compiled.ir.sampler.n, ["--guidance-scale", repr(scale), "--samples", name], console, nproc)
+    if sweep:
+        evaluate_sweep(compiled, run_dir, console)
 
 
 RUN_SPEC = "spec.yaml"
@@ -149,6 +164,7 @@ def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: C
         console.print(f"[bold]{ir.name}[/]: resampling with the {ir.sampler.kind} sampler, "
                       f"{ir.sampler.steps} steps, n={ir.sampler.n} -> {run_dir}")
         run_program(run_dir / "code" / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, nproc)
+        _sample_sweep(compiled, run_dir, device, console, nproc)
         metrics = evaluate(compiled, run_dir, console)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics

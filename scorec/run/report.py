@@ -353,8 +353,9 @@ def write_report(run_dir, ir, metrics: dict, console=None) -> Path:
              f'{html.escape(ir.network.kind)}, {html.escape(ir.sampler.kind)} sampler '
              f'({ir.sampler.steps} steps, {ir.sampler.nfe} NFE per sample)</p>',
              "<h2>Metrics</h2>", metrics_table(metrics)]
-    for name, caption in (("samples.png", "samples beside data"), ("field.png", "score field and trajectories"),
-                          ("loss.png", "training loss")):
+    for name, caption in (("samples.png", "samples beside data"), ("classes.png", "samples by class, a row each"),
+                          ("guidance.png", "metrics against the guidance scale"),
+                          ("field.png", "score field and trajectories"), ("loss.png", "training loss")):
         if (run_dir / name).is_file():
             parts += [f"<h2>{caption[0].upper() + caption[1:]}</h2>", _png_tag(run_dir / name, caption)]
     parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
