@@ -266,12 +266,22 @@ def sample(
 def eval_cmd(
     run_dir: Path = RunDirArg,
     set_: List[str] = typer.Option([], "--set", help="new evaluation settings: --set eval.metrics=[mmd,c2st]"),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="evaluate these metrics too, e.g. --metrics nll "
+                                          "(added to the run's eval.metrics; --set eval.metrics=[...] replaces it)"),
+    device: str = typer.Option("auto", "--device", help="where the likelihood metrics run the model: auto, cpu, cuda"),
 ) -> None:
-    """Re-evaluate a run's samples (metrics.json, pictures, report.html)."""
+    """Re-evaluate a run's samples (metrics.json, pictures, report.html); the likelihood metrics
+    (nll, vlb) evaluate its trained model on held-out data."""
     from .run.jobs import REEVAL_SECTIONS, reevaluate
 
     compiled = _run_dir_spec(run_dir, set_, REEVAL_SECTIONS, "eval")
-    _finish(lambda: reevaluate(compiled, run_dir))
+    if metrics:
+        current = list(compiled.spec.eval.metrics)
+        added = [name.strip() for name in metrics.split(",") if name.strip() and name.strip() not in current]
+        if added:
+            compiled = _run_dir_spec(run_dir, [*set_, f"eval.metrics=[{', '.join(current + added)}]"],
+                                     REEVAL_SECTIONS, "eval")
+    _finish(lambda: reevaluate(compiled, run_dir, device=device))
 
 
 @app.command()

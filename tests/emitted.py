@@ -44,22 +44,29 @@ def _load(name: str, path: Path):
 
 
 def import_programs(code_dir) -> SimpleNamespace:
-    """Import runtime.py, common.py, sample.py and (if present) train.py of one compiled directory."""
+    """Import runtime.py, common.py, sample.py and (if present) train.py and likelihood.py of one
+    compiled directory (likelihood.py imports sample.py's load_network)."""
     code_dir = Path(code_dir)
     tag = next(_counter)
     modules = {name: _load(f"scorec_emitted_{name}_{tag}", code_dir / f"{name}.py") for name in ("runtime", "common")}
-    saved = {name: sys.modules.get(name) for name in modules}
+    saved = {name: sys.modules.get(name) for name in (*modules, "sample")}
     sys.modules.update(modules)
+
+    def optional(name):
+        return _load(f"scorec_emitted_{name}_{tag}", code_dir / f"{name}.py") if (code_dir / f"{name}.py").exists() \
+            else None
+
     try:
         sample = _load(f"scorec_emitted_sample_{tag}", code_dir / "sample.py")
-        train = _load(f"scorec_emitted_train_{tag}", code_dir / "train.py") if (code_dir / "train.py").exists() else None
+        sys.modules["sample"] = sample
+        train, likelihood = optional("train"), optional("likelihood")
     finally:
         for name, module in saved.items():
             if module is None:
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = module
-    return SimpleNamespace(**modules, sample=sample, train=train, dir=code_dir)
+    return SimpleNamespace(**modules, sample=sample, train=train, likelihood=likelihood, dir=code_dir)
 
 
 def build(ir, out_dir) -> SimpleNamespace:

@@ -27,7 +27,8 @@ from scorec.core.ir import spec_hash
 ALL_EXAMPLES = sorted(EXAMPLES.glob("*.yaml"))
 GMM = EXAMPLES / "gmm_vp_analytic_pc.yaml"
 SWISSROLL = EXAMPLES / "swissroll_vp_pc.yaml"
-QUICK_SAMPLE = ["--set", "sample.steps=50", "--set", "sample.n=500", "--set", "sample.batch_size=500"]
+QUICK_SAMPLE = ["--set", "sample.steps=50", "--set", "sample.n=500", "--set", "sample.batch_size=500",
+                "--set", "eval.nll.n=300"]
 QUICK_TRAIN = ["--set", "train.steps=20", "--set", "train.compile=false", "--set", "train.log_every=5",
                "--set", "sample.steps=5", "--set", "sample.n=100", "--set", "sample.batch_size=100"]
 
@@ -74,7 +75,8 @@ def test_compile_writes_exactly_the_programs_and_ir_hash_matches(spec, tmp_path)
     result = invoke("compile", spec, "-o", out)
     assert result.exit_code == 0, result.stderr
     ir = compile_file(spec)
-    expected = {"common.py", "runtime.py", "sample.py", "spec.lock.json"} | ({"train.py"} if ir.trains else set())
+    expected = {"common.py", "runtime.py", "sample.py", "spec.lock.json"} | ({"train.py"} if ir.trains else set()) \
+        | ({"likelihood.py"} if ir.eval.likelihood is not None else set())
     assert {p.name for p in out.iterdir()} == expected  # no temporary files left behind
     assert sorted(Path(line).name for line in result.stdout.splitlines()) == sorted(expected)
 
@@ -233,7 +235,7 @@ def test_run_analytic_end_to_end(tmp_path):
     result = invoke("run", GMM, *QUICK_SAMPLE, "--out", run_dir, "--device", "cpu")
     assert result.exit_code == 0, result.stderr
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    for key in ("nfe", "mmd", "mmd_pvalue", "swd", "mode_tv", "finite_fraction"):
+    for key in ("nfe", "mmd", "mmd_pvalue", "swd", "mode_tv", "finite_fraction", "nll", "nll_se", "nll_true"):
         assert isinstance(metrics[key], (int, float)) and not isinstance(metrics[key], bool), key
         assert math.isfinite(metrics[key]), key
     assert json.loads(result.stdout) == metrics  # the command prints what it wrote
@@ -242,6 +244,7 @@ def test_run_analytic_end_to_end(tmp_path):
     assert metrics["finite_fraction"] == 1.0
     assert 0.0 <= metrics["mmd_pvalue"] <= 1.0 and 0.0 <= metrics["mode_tv"] <= 1.0
     assert metrics["mode_tv"] < 0.2 and metrics["swd"] < 0.5  # exact score, 50 PC steps: close to the data
+    assert abs(metrics["nll"] - metrics["nll_true"]) < 0.01 and metrics["nll_n"] == 300  # the exact score's own
     samples = np.load(run_dir / "samples.npz")
     assert samples["samples"].shape == (500, 2)
     assert int(samples["nfe"]) == ir_nfe
@@ -408,3 +411,28 @@ def test_sample_and_eval_a_finished_run(tmp_path):
         locked = invoke("eval", run_dir)
     assert locked.exit_code == 1 and "in use by another scorec run" in locked.stderr
     assert invoke("eval", tmp_path).exit_code == 1  # not a run directory
+
+
+def test_eval_adds_the_likelihood_to_a_finished_run(tmp_path):
+    """scorec eval RUN_DIR --metrics nll: the likelihood of the run's model joins its other metrics, with a
+    progress bar, the report's paragraph (value, SE, solver settings) and likelihood.py in code/."""
+    run_dir = tmp_path / "run"
+    result = invoke("run", GMM, *QUICK_SAMPLE, "--set", "eval.metrics=[swd]", "--out", run_dir, "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    assert "nll" not in json.loads((run_dir / "metrics.json").read_text())
+    assert not (run_dir / "code" / "likelihood.py").exists()
+    result = invoke("eval", run_dir, "--metrics", "nll", "--set", "eval.nll.n=200", "--set", "eval.nll.rtol=1.0e-4",
+                    "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"swd", "nll", "nll_se", "nll_nfe", "nll_seconds", "nll_true"} <= set(metrics)  # swd kept
+    assert metrics["nll_n"] == 200 and abs(metrics["nll"] - metrics["nll_true"]) < 0.01
+    assert "likelihood" in result.stderr and "200/200" in result.stderr  # the progress bar
+    assert (run_dir / "code" / "likelihood.py").is_file()
+    html = (run_dir / "report.html").read_text()
+    assert "<h2>Likelihood</h2>" in html and "rtol 0.0001" in html and "exact divergence" in html
+    from ruamel.yaml import YAML
+
+    assert YAML(typ="safe").load((run_dir / "spec.yaml").read_text())["eval"]["metrics"] == ["swd", "nll"]
+    bad = invoke("eval", run_dir, "--metrics", "vlb")
+    assert bad.exit_code == 2 and "metric 'vlb' is the variational bound of a discrete chain" in bad.stderr

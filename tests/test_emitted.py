@@ -38,7 +38,7 @@ ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
 # Imported inside a function, only where a spec asks for what they provide (data files, decoders,
 # the optional weights export, the run lock's POSIX-only fcntl, optimal-transport pairing): stdlib helpers of
 # a loader, or an optional package with a clear message.
-LAZY_IMPORTS = {"gzip", "importlib", "pickle", "sklearn", "PIL", "safetensors", "fcntl", "scipy"}
+LAZY_IMPORTS = {"gzip", "importlib", "pickle", "sklearn", "PIL", "safetensors", "fcntl", "scipy", "torchdiffeq"}
 
 
 @pytest.mark.parametrize("name", GOLDEN_SPECS)
@@ -84,7 +84,7 @@ def test_emitted_code_is_valid_python_without_scorec(name):
                      if isinstance(node, ast.ImportFrom) and node.module}
         assert "scorec" not in imported, f"{name}/{file} imports scorec"
         assert imported <= {"torch", "numpy", "json", "math", "os", "sys", "time", "tempfile", "argparse", "copy",
-                            "contextlib", "errno", "resource", "common", "runtime", *LAZY_IMPORTS}
+                            "contextlib", "errno", "resource", "common", "runtime", "sample", *LAZY_IMPORTS}
         top = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
         top |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
         assert not top & LAZY_IMPORTS, f"{name}/{file} imports {sorted(top & LAZY_IMPORTS)} at the top level"

@@ -45,7 +45,8 @@ class Family:
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("data", "source", ("DATA_SHAPE", "load_data", "reference_data"), traits={
         "mixture": Trait("a Gaussian-mixture data source", ("GMM_WEIGHTS", "GMM_MEANS", "GMM_STDS")),
-        "images": Trait("an image data source", ("augment",)),
+        # PIXEL_LEVELS: the levels k of a channel, held as 2k / (PIXEL_LEVELS - 1) - 1 in [-1, 1] (bits/dim)
+        "images": Trait("an image data source", ("augment", "PIXEL_LEVELS")),
         "labelled": Trait("a labelled data source (class labels: classifier features, IS, conditional models)",
                           ("load_labels",)),
         # load_data gives a torch Dataset (larger than memory), not an array: train.py streams it
@@ -54,7 +55,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     }),
     Family("process", "kind",
            ("alpha", "sigma", "prior_sample", "draw_time", "time_grid", "time_input"), traits={
-               "continuous_time": Trait("a continuous process", ("T_EPS", "drift", "diffusion")),
+               # prior_log_density(x): the density of prior_sample's law (the likelihood's noise end)
+               "continuous_time": Trait("a continuous process", ("T_EPS", "drift", "diffusion", "prior_log_density")),
                "discrete_time": Trait("a discrete process", ("N_STEPS", "alpha_bar")),
                "noise_levels": Trait("an NCSN ladder of noise levels", ("N_LEVELS", "SIGMAS")),
                # shared by continuous processes and NCSN ladders: x_t = alpha x_0 + sigma z at any

@@ -138,10 +138,40 @@ class TrainIR:
 
 
 @dataclass(frozen=True)
+class LikelihoodIR:
+    """What the emitted likelihood.py computes on held-out data; `method` names its fragment
+    (templates/likelihood/<method>.py.j2)."""
+
+    method: str
+    metric: str  # the metrics.json key it fills
+    n: int  # held-out points
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class BoundLikelihoodIR(LikelihoodIR):
+    """A discrete chain's variational bound (method variational_bound, metric vlb)."""
+
+    variance: str  # large | small: the model's reverse step variance, beta_i or beta~_i
+
+
+@dataclass(frozen=True)
+class FlowLikelihoodIR(LikelihoodIR):
+    """The probability-flow ODE's likelihood (method probability_flow, metric nll), by dopri5."""
+
+    estimator: str  # exact | hutchinson: the velocity's divergence
+    probes: int  # hutchinson: random vectors per divergence
+    noise: str  # hutchinson: rademacher | gaussian
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
 class EvalIR:
     metrics: tuple[str, ...]
     n_reference: int
     features: str = "classifier"  # for image metrics: classifier | inception
+    likelihood: LikelihoodIR | None = None  # emits likelihood.py when a metric asks for it
 
 
 @dataclass(frozen=True)

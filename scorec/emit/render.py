@@ -166,6 +166,7 @@ def emit(ir: ProgramIR, spec: Spec | None = None, versions: dict | None = None) 
     env = environment()
     view = view_model(ir)
     programs = ["common.py", "sample.py"] + (["train.py"] if ir.trains else [])
+    programs += ["likelihood.py"] if ir.eval.likelihood is not None else []
     files = {name: tidy_python(prune_imports(env.get_template(name + ".j2").render(**view))) for name in programs}
     for name in programs[1:]:
         program = explicit_imports(files[name], "common", files["common.py"])

@@ -18,6 +18,7 @@ from ..core.diagnostics import SpecError, SpecErrors
 from ..core.ir import EvalIR, Node, ProgramIR, TrainIR
 from ..schema.messages import needs_error
 from .context import Context, SourceMap, component_of, lower_one
+from .likelihood import lower_likelihood
 
 # Where each top-level family sits in the spec, in lowering order.
 SECTIONS: dict[str, tuple] = {
@@ -81,12 +82,13 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
     exact = "exact" in chosen["network"].traits
     sampler = lowered["sampler"]
     check_eval(spec.eval, lowered["data"].shape, source)
+    likelihood = lower_likelihood(spec.eval, chosen, lowered["data"].shape, source)
     return ProgramIR(
         name=spec.name,
         seed=spec.seed,
         train=None if exact else TrainIR(**spec.train.model_dump()),
         eval=EvalIR(metrics=tuple(spec.eval.metrics), n_reference=spec.eval.n_reference or sampler.n,
-                    features=spec.eval.features),
+                    features=spec.eval.features, likelihood=likelihood),
         **lowered,
     )
 

@@ -1,5 +1,5 @@
-"""Held-out log-likelihood of a normalized energy model (an objective with the `normalized` trait,
-such as nce: log p(x) = -E(x) - log_z, log_z a parameter of the network).
+"""Held-out nll of a normalized energy model (an objective with the `normalized` trait, such as
+nce: log p(x) = -E(x) - log_z, log_z a parameter of the network), and a Gaussian mixture's own.
 
 The run's own common.py builds the network; its EMA weights (log_z among them) come from
 checkpoints/last.pt, the weights sample.py draws with. The held-out points are the data's
@@ -45,12 +45,20 @@ def model_log_density(common, run_dir: Path, x: np.ndarray) -> np.ndarray:
         return (-model.energy(xt, t) - net.log_z).double().numpy()
 
 
-def held_out_log_likelihood(common, run_dir: Path, seed: int, mixture=None) -> dict[str, float]:
-    """{log_likelihood, log_likelihood_se[, log_likelihood_true]} in nats per point, averaged over
-    up to MAX_POINTS of the test split. mixture: (weights, means, stds) of gmm data, or None."""
+def held_out_nll(common, run_dir: Path, seed: int, mixture=None) -> dict[str, float]:
+    """{nll, nll_se, nll_n[, nll_true]}: -log p / D in nats per dimension (the same units as the
+    probability-flow ODE's nll), averaged over up to MAX_POINTS of the test split, with the standard
+    error of the mean. mixture: (weights, means, stds) of gmm data, or None."""
     x = np.asarray(common.load_data("test", seed), dtype=np.float32)[:MAX_POINTS]
-    log_p = model_log_density(common, Path(run_dir), x)
-    out = {"log_likelihood": float(log_p.mean()), "log_likelihood_se": float(log_p.std() / np.sqrt(len(x)))}
+    nll = -model_log_density(common, Path(run_dir), x) / x[0].size
+    out = {"nll": float(nll.mean()), "nll_se": float(nll.std(ddof=1) / np.sqrt(len(x))), "nll_n": len(x)}
     if mixture is not None:
-        out["log_likelihood_true"] = float(gmm_log_density(x, *mixture).mean())
+        out["nll_true"] = true_nll(common, seed, len(x), mixture)
     return out
+
+
+def true_nll(common, seed: int, n: int, mixture) -> float:
+    """The mixture's own nll (nats per dimension) on the first n points of the test split: the points
+    likelihood.py evaluates, so a model with the exact score gives this number up to its solver error."""
+    x = np.asarray(common.load_data("test", seed), dtype=np.float32)[:n]
+    return float(-gmm_log_density(x, *mixture).mean() / x[0].size)

@@ -2,7 +2,9 @@
 
 Point metrics (mmd, swd, c2st, energy_distance) compare with reference.npz; image metrics
 (fid, kid, is, precision_recall) compare features with the dataset's; a Gaussian mixture's
-mode weights and a normalized model's held-out log-likelihood are added where they apply.
+mode weights and a normalized model's held-out nll are added where they apply. The likelihood
+metrics (nll through the probability-flow ODE, a discrete chain's vlb) come from the emitted
+likelihood.py, which evaluates the trained model itself on held-out data.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..core.files import atomic_write, atomic_write_text
 from ..pipeline import Compiled
 from . import RunFailed
 from .launch import read_events
+from .likelihood import held_out_likelihood, mixture_of
 
 
 def _reference(ir, run_dir: Path) -> np.ndarray:
@@ -35,29 +38,29 @@ def _reference(ir, run_dir: Path) -> np.ndarray:
     return reference
 
 
-def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) -> dict:
+def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None, device: str = "auto") -> dict:
     """Metrics of samples.npz, written to metrics.json, plus pictures and report.html.
 
     Point metrics (mmd, swd, c2st, energy_distance) compare with reference.npz; image metrics
     (fid, kid, is, precision_recall; data of shape (C, H, W)) compare features with the
-    dataset's train split and add floors (the test split against the same reference)."""
-    from .conditional import plot_classes, plot_sweep, record_scale
+    dataset's train split and add floors (the test split against the same reference). The
+    model's likelihood of held-out data (nll, vlb) comes from the emitted likelihood.py, run
+    on `device`."""
+    from .conditional import evaluate_conditional
     from .report import plot_loss, plot_samples, write_report
 
     console = console or Console(stderr=True)
     ir = compiled.ir
     reference = _reference(ir, run_dir)
-    metrics, x, labels, samples = sample_metrics(ir, run_dir, "samples.npz", reference, console)
+    metrics, x, labels = sample_metrics(ir, run_dir, run_dir / "samples.npz", reference, console)
     if "normalized" in registry.get("objective", ir.objective.kind).traits and ir.trains:
-        metrics.update(_log_likelihood(ir, run_dir))
+        metrics.update(_normalized_nll(ir, run_dir))
+    if ir.eval.likelihood is not None:
+        metrics.update(held_out_likelihood(ir, run_dir, device, console))
     _write_json(run_dir / "metrics.json", metrics)
     plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sampler.kind}, {metrics['nfe']} NFE")
-    for picture in ("classes.png", "guidance.png"):  # a conditional model's, drawn again below
-        (run_dir / picture).unlink(missing_ok=True)
-    if labels is not None:  # a conditional model: a row per class; the guidance scales evaluated so far
-        plot_classes(x, labels, reference, run_dir / "classes.png")
-        if "guidance_scale" in samples.files:
-            plot_sweep(record_scale(ir, run_dir, float(samples["guidance_scale"]), metrics), run_dir / "guidance.png")
+    # issue 16: a conditional model's pictures (a row per class) and its guidance scales (run/conditional.py)
+    evaluate_conditional(ir, run_dir, x, labels, reference, metrics)
     events = read_events(run_dir / "events.jsonl")
     if any("loss" in e for e in events):
         plot_loss(events, run_dir / "loss.png")
@@ -65,14 +68,14 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) 
     return metrics
 
 
-def sample_metrics(ir, run_dir: Path, name: str, reference: np.ndarray, console: Console, floors: bool = True):
-    """The metrics of RUN_DIR/<name> (a samples.npz): (metrics, its finite samples, the labels they asked
-    for or None, the file)."""
+def sample_metrics(ir, run_dir: Path, path: Path, reference: np.ndarray, console: Console, floors: bool = True):
+    """The metrics of one samples file (samples.npz, or a guidance sweep's other scale; image floors only
+    where `floors`): (metrics, its finite samples, the labels they asked for or None)."""
     from ..metrics import compute_metrics, mode_shares, total_variation
     from ..metrics.images import IMAGE_METRICS, evaluate_images, import_common, load_image_data
-    from .conditional import conditional_metrics
+    from ..schema.spec import LIKELIHOOD_METRICS
 
-    samples = np.load(run_dir / name)
+    samples = np.load(path)
     x = samples["samples"]
     metrics: dict[str, float] = {"nfe": int(samples["nfe"])}
     # what the sampler reported (a Metropolis acceptance rate), averaged over samples
@@ -81,7 +84,7 @@ def sample_metrics(ir, run_dir: Path, name: str, reference: np.ndarray, console:
     metrics["finite_fraction"] = float(finite.mean())
     x = x[finite]
     labels = samples["labels"][finite] if "labels" in samples.files else None  # what each sample asked for
-    point_names = [n for n in ir.eval.metrics if n not in IMAGE_METRICS]
+    point_names = [n for n in ir.eval.metrics if n not in IMAGE_METRICS and n not in LIKELIHOOD_METRICS]
     image_names = [n for n in ir.eval.metrics if n in IMAGE_METRICS]
     if len(x) > 1:
         metrics.update(compute_metrics(point_names, x, reference, seed=ir.seed))
@@ -97,35 +100,20 @@ def sample_metrics(ir, run_dir: Path, name: str, reference: np.ndarray, console:
         if "mixture" in registry.get("data", ir.data.kind).traits:  # the modes and their weights are known
             shares = mode_shares(x.reshape(len(x), -1), np.asarray(ir.data.means))
             metrics["mode_tv"] = total_variation(shares, np.asarray(ir.data.weights))
-        if labels is not None:
+        if labels is not None:  # issue 16: label accuracy and per-class metrics (run/conditional.py)
+            from .conditional import conditional_metrics
+
             metrics.update(conditional_metrics(ir, run_dir, x, labels, log=console.print))
-    return metrics, x, labels, samples
+    return metrics, x, labels
 
 
-def evaluate_sweep(compiled: Compiled, run_dir: Path, console: Console | None = None) -> None:
-    """The metrics of each further guidance scale a sweep drew (samples_guidance_<w>.npz), recorded in
-    RUN_DIR/guidance.json for the report (no floors: they do not depend on the scale)."""
-    from .conditional import record_scale, sweep_samples
-
-    console = console or Console(stderr=True)
-    reference = _reference(compiled.ir, run_dir)
-    for scale, name in sweep_samples(compiled.ir):
-        metrics = sample_metrics(compiled.ir, run_dir, name, reference, console, floors=False)[0]
-        record_scale(compiled.ir, run_dir, scale, metrics)
-        console.print(f"guidance scale {scale:g}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()
-                                                                if "_class_" not in k))
-
-
-def _log_likelihood(ir, run_dir: Path) -> dict:
-    """The trained model is a normalized density: its mean log p on held-out data (and, for a
-    mixture, the data's own on the same points)."""
+def _normalized_nll(ir, run_dir: Path) -> dict:
+    """The trained model is a normalized density: its nll on held-out data (and, for a mixture,
+    the data's own on the same points)."""
     from ..metrics.images import import_common
-    from ..metrics.likelihood import held_out_log_likelihood
+    from ..metrics.likelihood import held_out_nll
 
-    mixture = None
-    if "mixture" in registry.get("data", ir.data.kind).traits:
-        mixture = (ir.data.weights, ir.data.means, ir.data.stds)
-    return held_out_log_likelihood(import_common(run_dir / "code"), run_dir, ir.seed, mixture)
+    return held_out_nll(import_common(run_dir / "code"), run_dir, ir.seed, mixture_of(ir))
 
 
 def _write_json(path: Path, obj: dict) -> None:

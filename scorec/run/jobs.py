@@ -16,6 +16,7 @@ from ..core.ir import canonical_json
 from ..emit.render import write_files
 from ..pipeline import Compiled
 from . import RunFailed
+from .conditional import sample_sweep
 from .evaluate import evaluate
 from .launch import run_program
 from .lock import remove_stale_temporaries, run_lock
@@ -67,25 +68,11 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
         run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console, nproc)
     # sampling shares its batches out over the same processes; rank 0 gathers them into samples.npz
     run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, nproc)
-    _sample_sweep(compiled, run_dir, device, console, nproc)
+    sample_sweep(compiled, run_dir, device, console, nproc)  # issue 16: a guidance sweep's other scales
 
-    metrics = evaluate(compiled, run_dir, console)
+    metrics = evaluate(compiled, run_dir, console, device)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics
-
-
-def _sample_sweep(compiled: Compiled, run_dir: Path, device: str, console: Console, nproc: int) -> None:
-    """A guidance sweep's further scales (sample.guidance.scale: [w_1, w_2, ...]; samples.npz has w_1):
-    sample.py once each, into samples_guidance_<w>.npz, then their metrics into guidance.json."""
-    from .conditional import sweep_samples
-    from .evaluate import evaluate_sweep
-
-    sweep = sweep_samples(compiled.ir)
-    for scale, name in sweep:
-        run_program(run_dir / "code" / "sample.py", run_dir, device, f"sample-guidance-{scale:g}",
-                    compiled.ir.sampler.n, ["--guidance-scale", repr(scale), "--samples", name], console, nproc)
-    if sweep:
-        evaluate_sweep(compiled, run_dir, console)
 
 
 RUN_SPEC = "spec.yaml"
@@ -164,15 +151,16 @@ def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: C
         console.print(f"[bold]{ir.name}[/]: resampling with the {ir.sampler.kind} sampler, "
                       f"{ir.sampler.steps} steps, n={ir.sampler.n} -> {run_dir}")
         run_program(run_dir / "code" / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, nproc)
-        _sample_sweep(compiled, run_dir, device, console, nproc)
-        metrics = evaluate(compiled, run_dir, console)
+        sample_sweep(compiled, run_dir, device, console, nproc)  # issue 16: a guidance sweep's other scales
+        metrics = evaluate(compiled, run_dir, console, device)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics
 
 
-def reevaluate(compiled: Compiled, run_dir: Path, console: Console | None = None) -> dict:
-    """scorec eval: recompute metrics.json and the report from the run's samples.npz, with
-    (possibly) new evaluation settings. Everything but `eval` must be the run's own."""
+def reevaluate(compiled: Compiled, run_dir: Path, console: Console | None = None, device: str = "auto") -> dict:
+    """scorec eval: recompute metrics.json and the report from the run's samples.npz (and the
+    likelihood metrics from its trained model, on `device`), with (possibly) new evaluation
+    settings. Everything but `eval` must be the run's own."""
     console = console or Console(stderr=True)
     ir = compiled.ir
     with run_lock(run_dir, ir.name):
@@ -190,7 +178,7 @@ def reevaluate(compiled: Compiled, run_dir: Path, console: Console | None = None
             write_files(files, run_dir / "code")
             shutil.copyfile(run_dir / "code" / "spec.lock.json", run_dir / "spec.lock.json")
             write_run_spec(compiled, run_dir)
-        metrics = evaluate(compiled, run_dir, console)
+        metrics = evaluate(compiled, run_dir, console, device)
     console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics
 

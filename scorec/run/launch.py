@@ -84,6 +84,13 @@ def _follow(proc: subprocess.Popen, progress: Progress, task, total: int) -> Non
             progress.update(task, completed=round(event["fraction"] * total))
         elif event.get("event") == "sample":
             progress.update(task, completed=event["done"], info=f"nfe {event['nfe']}")
+        elif event.get("event") == "likelihood_start":  # the points there are (a small test split: fewer)
+            total = event["total"]
+            progress.update(task, total=total)
+        elif event.get("event") == "likelihood_progress":
+            progress.update(task, completed=round(event["fraction"] * total))
+        elif event.get("event") == "likelihood":
+            progress.update(task, completed=event["done"], info=f"nfe {event['nfe']} per batch")
 
 
 def parse_event(line: str) -> dict | None:

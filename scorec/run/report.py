@@ -339,6 +339,8 @@ def write_report(run_dir, ir, metrics: dict, console=None) -> Path:
     the learned score field and a few sampler trajectories (field.png, drawn here)."""
     import html
 
+    from .likelihood import likelihood_summary
+
     run_dir = Path(run_dir)
     notes = []
     if len(ir.data.shape) == 1 and ir.data.shape[0] == 2 and (run_dir / "code" / "sample.py").is_file():
@@ -353,6 +355,9 @@ def write_report(run_dir, ir, metrics: dict, console=None) -> Path:
              f'{html.escape(ir.network.kind)}, {html.escape(ir.sampler.kind)} sampler '
              f'({ir.sampler.steps} steps, {ir.sampler.nfe} NFE per sample)</p>',
              "<h2>Metrics</h2>", metrics_table(metrics)]
+    likelihood = likelihood_summary(run_dir, metrics)  # nll, vlb: the model's own, with their settings
+    if likelihood is not None:
+        parts += ["<h2>Likelihood</h2>", f"<p>{html.escape(likelihood)}</p>"]
     for name, caption in (("samples.png", "samples beside data"), ("classes.png", "samples by class, a row each"),
                           ("guidance.png", "metrics against the guidance scale"),
                           ("field.png", "score field and trajectories"), ("loss.png", "training loss")):

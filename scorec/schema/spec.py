@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 from ..components import registry
 from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section
 from ..components.registry import FamilyField
+from .likelihood import NLLOptions, VLBOptions
 
 NAME_PATTERN = r"^[a-z0-9_-]+$"
 
@@ -57,15 +58,20 @@ class TrainSpec(Section):
     log_every: PositiveInt = Field(50, description="steps between logged events")
 
 
-# Metrics on any data (points, or flattened images) and metrics on image features.
+# Metrics on any data (points, or flattened images), metrics on image features, and the model's
+# likelihood of held-out data (of the model itself, not of its samples).
 POINT_METRICS = ("mmd", "swd", "c2st", "energy_distance")
 IMAGE_METRICS = ("fid", "kid", "is", "precision_recall")
+LIKELIHOOD_METRICS = ("nll", "vlb")
 
 
 class EvalSpec(Section):
-    metrics: list[Literal[POINT_METRICS + IMAGE_METRICS]] = Field(  # type: ignore[valid-type]
+    metrics: list[Literal[POINT_METRICS + IMAGE_METRICS + LIKELIHOOD_METRICS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["mmd", "swd"],
-        description="mmd swd c2st energy_distance; on images also fid kid is precision_recall")
+        description="mmd swd c2st energy_distance; on images also fid kid is precision_recall; the model's "
+                    "likelihood of held-out data: nll (probability-flow ODE), vlb (discrete chains' bound)")
+    nll: NLLOptions = Field(default_factory=NLLOptions, description="how nll is computed")
+    vlb: VLBOptions = Field(default_factory=VLBOptions, description="how vlb is computed")
     features: Literal["classifier", "inception"] = Field(
         "classifier", description="image features: a small CNN trained on the train split (labels needed), "
                                   "or the FID Inception network (extra scorec[images])")

@@ -2,7 +2,8 @@
 
 An image source provides the `images` trait: its fragment also defines `augment(x,
 generator)`, applied to every training batch on the device (train.py calls it).
-Images are scaled to [-1, 1] and shaped (channels, height, width).
+Images are shaped (channels, height, width); a channel's levels k = 0..L-1 are held as
+2k / (L - 1) - 1 in [-1, 1], L the fragment's PIXEL_LEVELS (what bits/dim count in).
 """
 
 from __future__ import annotations
