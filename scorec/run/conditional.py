@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -92,18 +93,26 @@ def _image_metrics(ir, common, x: np.ndarray, labels: np.ndarray, log) -> dict[s
 
 
 def evaluate_conditional(ir, run_dir: Path, x: np.ndarray, labels: np.ndarray | None, reference: np.ndarray,
-                         metrics: dict) -> None:
+                         metrics: dict, measure: Callable[[Path], dict], log=print) -> None:
     """evaluate()'s hook: a conditional model's samples.npz (labels not None) gets classes.png, a row per
-    class, and its scale's metrics recorded in guidance.json, plotted in guidance.png from two scales on."""
+    class; its scale's metrics and those of the sweep's other scales (measure(path): the metrics of a
+    samples file) are recorded in guidance.json, plotted in guidance.png from two scales on."""
+    run_dir = Path(run_dir)
     for picture in ("classes.png", "guidance.png"):  # drawn again below where they still apply
-        (Path(run_dir) / picture).unlink(missing_ok=True)
+        (run_dir / picture).unlink(missing_ok=True)
     if labels is None:
         return
-    plot_classes(x, labels, reference, Path(run_dir) / "classes.png")
-    with np.load(Path(run_dir) / "samples.npz") as samples:  # the scale sample.py drew it at
-        scale = float(samples["guidance_scale"]) if "guidance_scale" in samples.files else None
-    if scale is not None:
-        plot_sweep(record_scale(ir, run_dir, scale, metrics), Path(run_dir) / "guidance.png")
+    plot_classes(x, labels, reference, run_dir / "classes.png")
+    with np.load(run_dir / "samples.npz") as samples:  # the scale sample.py drew it at
+        if "guidance_scale" not in samples.files:
+            return
+        record = record_scale(ir, run_dir, float(samples["guidance_scale"]), metrics)
+    for scale, name in sweep_samples(ir):
+        if (run_dir / name).is_file():
+            swept = measure(run_dir / name)
+            record = record_scale(ir, run_dir, scale, swept)
+            log(f"guidance scale {scale:g}: " + ", ".join(f"{k}={v:.4g}" for k, v in swept.items() if "_class_" not in k))
+    plot_sweep(record, run_dir / "guidance.png")
 
 
 # ------------------------------------------------------------------------------ the guidance sweep
@@ -111,23 +120,13 @@ def evaluate_conditional(ir, run_dir: Path, x: np.ndarray, labels: np.ndarray | 
 
 def sample_sweep(compiled, run_dir: Path, device: str, console, nproc: int) -> None:
     """A guidance sweep's further scales (sample.guidance.scale: [w_1, w_2, ...]; samples.npz has w_1):
-    sample.py once each into samples_guidance_<w>.npz, their metrics (no image floors: those do not depend
-    on the scale) recorded in guidance.json. Nothing for a spec without a sweep."""
-    from .evaluate import _reference, sample_metrics
+    sample.py once each into samples_guidance_<w>.npz (evaluate_conditional measures them). Nothing for a
+    spec without a sweep."""
     from .launch import run_program
 
-    sweep = sweep_samples(compiled.ir)
-    for scale, name in sweep:
+    for scale, name in sweep_samples(compiled.ir):
         run_program(Path(run_dir) / "code" / "sample.py", run_dir, device, f"sample-guidance-{scale:g}",
                     compiled.ir.sampler.n, ["--guidance-scale", repr(scale), "--samples", name], console, nproc)
-    if not sweep:
-        return
-    reference = _reference(compiled.ir, Path(run_dir))
-    for scale, name in sweep:
-        metrics = sample_metrics(compiled.ir, Path(run_dir), Path(run_dir) / name, reference, console, floors=False)[0]
-        record_scale(compiled.ir, run_dir, scale, metrics)
-        console.print(f"guidance scale {scale:g}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()
-                                                                if "_class_" not in k))
 
 
 def sweep_key(ir) -> str:

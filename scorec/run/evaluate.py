@@ -60,7 +60,8 @@ def evaluate(compiled: Compiled, run_dir: Path, console: Console | None = None, 
     _write_json(run_dir / "metrics.json", metrics)
     plot_samples(x, reference, run_dir / "samples.png", title=f"{ir.name}: {ir.sampler.kind}, {metrics['nfe']} NFE")
     # issue 16: a conditional model's pictures (a row per class) and its guidance scales (run/conditional.py)
-    evaluate_conditional(ir, run_dir, x, labels, reference, metrics)
+    evaluate_conditional(ir, run_dir, x, labels, reference, metrics, log=console.print,
+                         measure=lambda path: sample_metrics(ir, run_dir, path, reference, console, floors=False)[0])
     events = read_events(run_dir / "events.jsonl")
     if any("loss" in e for e in events):
         plot_loss(events, run_dir / "loss.png")
