@@ -22,7 +22,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .core.diagnostics import SpecError, SpecErrors, render_all
+from .core.diagnostics import SpecError, SpecErrors, render_all, summary
 
 app = typer.Typer(
     add_completion=False,
@@ -37,7 +37,7 @@ SetOpt = typer.Option([], "--set", help="override a spec field: --set sample.ste
 
 def _compile(spec: Path, overrides: list[str], checking: bool = False):
     """Compile or exit 2 with rendered diagnostics."""
-    from .pipeline import compile_spec, errors_of, source_texts
+    from .pipeline import compile_spec
 
     try:
         compiled = compile_spec(spec, overrides, checking)
@@ -45,10 +45,17 @@ def _compile(spec: Path, overrides: list[str], checking: bool = False):
             typer.echo(f"note: {note}", err=True)
         return compiled
     except (SpecError, SpecErrors) as exc:
-        typer.echo(render_all(errors_of(exc), source_texts(spec, overrides)), err=True)
-        n = len(errors_of(exc))
-        typer.echo(f"{n} error{'s' if n != 1 else ''} in {spec}", err=True)
+        _report(exc, spec, overrides)
         raise typer.Exit(2)
+
+
+def _report(exc: SpecError | SpecErrors, spec: Path, overrides: list[str] = ()) -> None:
+    """The diagnostics on stderr, hints in the spec's own syntax, and a line counting them."""
+    from .pipeline import errors_of, hint_words, source_texts
+
+    errors = errors_of(exc)
+    typer.echo(render_all(errors, source_texts(spec, overrides), hint_words(spec)), err=True)
+    typer.echo(summary(errors, str(spec)), err=True)
 
 
 @contextmanager
@@ -163,15 +170,12 @@ def fmt(
 def _fmt_one(spec: Path, to: Optional[str], check: bool, write: bool) -> int:
     """Format one spec; the exit code it calls for (2 spec error, 1 not canonical)."""
     from .core.files import atomic_write_text
-    from .pipeline import errors_of, source_texts
     from .tools.fmt import format_spec
 
     try:
         formatted = format_spec(spec, to)
     except (SpecError, SpecErrors) as exc:
-        typer.echo(render_all(errors_of(exc), source_texts(spec)), err=True)
-        n = len(errors_of(exc))
-        typer.echo(f"{n} error{'s' if n != 1 else ''} in {spec}", err=True)
+        _report(exc, spec)
         return 2
     for note in formatted.notes:
         typer.echo(f"note: {spec}: {note}", err=True)
@@ -282,6 +286,25 @@ def eval_cmd(
             compiled = _run_dir_spec(run_dir, [*set_, f"eval.metrics=[{', '.join(current + added)}]"],
                                      REEVAL_SECTIONS, "eval")
     _finish(lambda: reevaluate(compiled, run_dir, device=device))
+
+
+@app.command()
+def explain(code: Optional[str] = typer.Argument(None, help="a diagnostic code, e.g. E0205 (none: list them)",
+                                                 show_default=False)) -> None:
+    """Explain a diagnostic code: what the mistake is, an example of it and its fix."""
+    from .core.codes import explain as long_form, listing, lookup, suggest
+
+    if code is None:
+        typer.echo(listing(), nl=False)
+        return
+    found = lookup(code)
+    if found is None:
+        close = suggest(code)
+        typer.echo(f"error: no diagnostic code '{code}'" + (f"; did you mean {close}?" if close else ""), err=True)
+        if close is None:
+            typer.echo("the codes:\n" + listing(), err=True, nl=False)
+        raise typer.Exit(2)
+    typer.echo(long_form(found), nl=False)
 
 
 @app.command()

@@ -11,10 +11,10 @@ Nothing here imports torch: `scorec check` stays fast.
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .core.diagnostics import SpecError, SpecErrors
+from .core.hints import HintWords
 from .core.ir import ProgramIR
 from .frontend.source import Document, read_spec_file
 from .frontend.yaml_loader import load_path
@@ -77,30 +77,17 @@ def compile_spec(path: str | os.PathLike, overrides: list[str] | tuple[str, ...]
     """load -> validate -> lower; raises SpecError or SpecErrors, every error located.
 
     checking: validate only (see lower.lower); the IR then may differ from the emitted one."""
-    try:
-        doc, notes = load(path, overrides)
-        spec = validate(doc)
-        return Compiled(doc, spec, lower(spec, doc, checking), notes)
-    except (SpecError, SpecErrors) as exc:
-        if is_score(path):
-            raise in_score_words(exc) from None
-        raise
+    doc, notes = load(path, overrides)
+    spec = validate(doc)
+    return Compiled(doc, spec, lower(spec, doc, checking), notes)
 
 
-_SECTION_HINT = re.compile(r"add `(\w+):`")
-_HELPER_HINT = re.compile(r'define it under `where:`, e\.g\. where: \{(\w+): "([^"]*)"\}')
+def hint_words(path: str | os.PathLike) -> HintWords:
+    """How hints write their fixes for the spec at `path`: in the syntax of its own format."""
+    from .frontend.hint_words import ScoreWords, YamlWords
+    from .schema.query import SPEC_LAYOUT
 
-
-def _score_hint(hint: str) -> str:
-    hint = hint.replace("`scorec: 1`", "`scorec 1`")
-    hint = _HELPER_HINT.sub(r"define it in the process section, e.g. \1(t) = \2", hint)
-    return _SECTION_HINT.sub(r"add `\1 { ... }`", hint)
-
-
-def in_score_words(exc: SpecError | SpecErrors) -> SpecError | SpecErrors:
-    """Hints quote YAML (`scorec: 1`); for a .score file, quote what its author writes."""
-    errors = [replace(e, hint=_score_hint(e.hint)) if e.hint else e for e in errors_of(exc)]
-    return errors[0] if isinstance(exc, SpecError) else SpecErrors(errors)
+    return (ScoreWords if is_score(path) else YamlWords)(SPEC_LAYOUT)
 
 
 def errors_of(exc: SpecError | SpecErrors) -> list[SpecError]:

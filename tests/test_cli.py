@@ -202,7 +202,7 @@ def test_spec_errors_exit_2_and_write_nothing(case, command, tmp_path):
     assert result.exit_code == 2
     assert not out.exists()
     assert result.stdout == ""
-    assert re.search(rf"^{re.escape(str(spec))}:\d+:\d+: error: ", result.stderr, re.MULTILINE), result.stderr
+    assert re.search(rf"^{re.escape(str(spec))}:\d+:\d+: error\[E\d{{4}}\]: ", result.stderr, re.MULTILINE), result.stderr
     if line is not None:
         assert f"{spec}:{line}:" in result.stderr
     assert word in result.stderr
@@ -223,7 +223,7 @@ def test_spec_error_in_a_real_process(tmp_path):
     spec.write_text(BAD_SPECS["ddim-with-vp"][0])
     proc = scorec_process("compile", spec, "-o", tmp_path / "out")
     assert proc.returncode == 2
-    assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+    assert "error[E0301]:" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
 
 
@@ -364,7 +364,7 @@ def test_installed_console_script_finds_its_templates(tmp_path):
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["common.py", "runtime.py", "sample.py", "spec.lock.json", "train.py"]
+    assert names == ["common.py", "likelihood.py", "runtime.py", "sample.py", "spec.lock.json", "train.py"]
 
 
 # ------------------------------------------------------------------------------ sample, eval
@@ -406,7 +406,7 @@ def test_sample_and_eval_a_finished_run(tmp_path):
     assert invoke("sample", run_dir, "--set", "model.network.hidden=[8]").exit_code == 2
     # image metrics on points: a located spec error
     bad = invoke("eval", run_dir, "--set", "eval.metrics=[fid]")
-    assert bad.exit_code == 2 and "--set #1:1:15: error: metric 'fid'" in bad.stderr
+    assert bad.exit_code == 2 and "--set #1:1:15: error[E0301]: metric 'fid'" in bad.stderr
     with run_lock(run_dir, "holder"):
         locked = invoke("eval", run_dir)
     assert locked.exit_code == 1 and "in use by another scorec run" in locked.stderr

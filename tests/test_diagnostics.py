@@ -26,14 +26,15 @@ import pytest
 from typer.testing import CliRunner
 
 from scorec.cli import app
+from scorec.core.codes import CODES
 
 HERE = Path(__file__).parent / "diagnostics"
 CASES = sorted(p for p in (HERE / "cases").iterdir() if p.suffix in (".yaml", ".set", ".score"))
 UPDATE = os.environ.get("SCOREC_UPDATE_GOLDEN") == "1"
 
-# A rendered diagnostic starts `file:line:col: error: ` (the file may be `--set #2`).
-HEADER = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): error: \S")
-SUMMARY = re.compile(r"^\d+ errors? in \S+$")
+# A rendered diagnostic starts `file:line:col: error[CODE]: ` (the file may be `--set #2`).
+HEADER = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E\d{4})\]: \S")
+SUMMARY = re.compile(r"^\d+ errors? in \S+ \(`scorec explain (E\d{4}|CODE)` says more(: E\d{4}(, E\d{4})*)?\)$")
 SOURCE = re.compile(r"^ *\d+ \| ")
 CARET = re.compile(r"^ +\| *\^+$")
 
@@ -78,8 +79,9 @@ def test_golden(case: Path, in_diagnostics_dir):
     assert result.stdout == "", "a spec error prints nothing on stdout"
     assert result.exit_code == 2, got
 
-    # every line is part of a rendered diagnostic: a `file:line:col: error:` header, the
-    # source line, the caret, a hint, a blank separator; then the summary line
+    # every line is part of a rendered diagnostic: a `file:line:col: error[CODE]:` header (every
+    # diagnostic carries a code of the table), the source line, the caret, a hint, a blank
+    # separator; then the summary line
     lines = result.stderr.splitlines()
     assert SUMMARY.match(lines[-1]), lines[-1]
     assert HEADER.match(lines[0]), f"diagnostic without file:line:col: {lines[0]!r}"
@@ -88,6 +90,7 @@ def test_golden(case: Path, in_diagnostics_dir):
         m = HEADER.match(line)
         if m:
             headers += 1
+            assert m["code"] in CODES, line
             assert not os.path.isabs(m["file"]), "goldens must not hold absolute paths"
             continue
         assert line == "" or SOURCE.match(line) or CARET.match(line) or line.startswith("  hint: "), line
@@ -114,7 +117,7 @@ def test_compile_bad_spec_writes_nothing(in_diagnostics_dir, tmp_path):
     out = tmp_path / "out"
     result = invoke(["compile", "cases/unknown_sampler.yaml", "-o", str(out)])
     assert result.exit_code == 2
-    assert "cases/unknown_sampler.yaml:26:12: error: unknown sampler 'emm'" in result.stderr
+    assert "cases/unknown_sampler.yaml:26:12: error[E0205]: unknown sampler 'emm'" in result.stderr
     assert not out.exists()
 
 

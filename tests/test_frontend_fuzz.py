@@ -2,26 +2,35 @@
 
 Mutated specs and override strings must only ever fail with a located SpecError: no
 other exception, no hang, every span on a line that exists in its text, and nothing in
-the rendered diagnostic that a terminal would act on. Derandomized, so CI sees the
-same examples every run.
+the rendered diagnostic that a terminal would act on. Values of every YAML type at every
+key of the schema (tests/fuzz_specs.py), kinds included, read back exactly as written, in
+a YAML file, a .score file and a `--set` override. Derandomized, so CI sees the same
+examples every run.
 """
 
 from __future__ import annotations
 
+import copy
 import unicodedata
 from pathlib import Path
 
+from fuzz_specs import CHANGES, KEYS, VALUES, examples, flow, put
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scorec.core.diagnostics import SpecError, SpecErrors, render, source_lines
+from scorec.frontend.score_loader import load_score
+from scorec.frontend.score_printer import to_score
 from scorec.frontend.yaml_loader import load_yaml
 from scorec.schema.overrides import apply_override
+from scorec.schema.query import SPEC_LAYOUT
+from scorec.tools.fmt import same_data
 
 BASE = (Path(__file__).parent / "diagnostics" / "base.yaml").read_text(encoding="utf-8")
 
-FUZZ = settings(max_examples=200, deadline=3000, derandomize=True, database=None,
+FUZZ = settings(max_examples=examples(200), deadline=3000, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+TYPED = settings(FUZZ, max_examples=examples(100), deadline=5000)
 
 # Pieces of YAML syntax and of past trouble, spliced into specs and overrides.
 ATOMS = [
@@ -107,3 +116,41 @@ def test_overrides_apply_or_fail_located(text):
         apply_override(BASE_DOC, text, 1)
     except (SpecError, SpecErrors) as exc:
         check_located(exc, {"base.yaml": BASE, "--set #1": text})
+
+
+def at(data, path: tuple):
+    for key in path:
+        data = data[key]
+    return data
+
+
+
+
+@TYPED
+@given(CHANGES)
+def test_any_value_at_any_key_reads_back_from_yaml_and_score(changes):
+    data = copy.deepcopy(BASE_DOC.data)
+    for path, value in changes:
+        put(data, path, value)
+    text = "".join(f"{key}: {flow(value)}\n" for key, value in data.items())
+    try:
+        assert same_data(load_yaml(text, "s.yaml").data, data)
+    except (SpecError, SpecErrors) as exc:  # only what the YAML loader refuses on purpose: a lone surrogate
+        check_located(exc, {"s.yaml": text})
+    try:
+        score = to_score(data, layout=SPEC_LAYOUT)
+    except SpecError:  # what .score cannot hold: a mapping in a list, a key that is not a name
+        return
+    assert same_data(load_score(score, "s.score", layout=SPEC_LAYOUT).data, data), score
+
+
+@TYPED
+@given(KEYS, VALUES)
+def test_any_value_at_any_key_reads_back_from_an_override(path, value):
+    text = ".".join(path) + "=" + flow(value)
+    try:
+        doc = apply_override(BASE_DOC, text, 1)
+    except (SpecError, SpecErrors) as exc:
+        check_located(exc, {"base.yaml": BASE, "--set #1": text})
+        return
+    assert same_data(at(doc.data, path), value)

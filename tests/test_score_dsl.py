@@ -212,7 +212,7 @@ def test_set_overrides_work_on_score_specs():
     result = invoke("check", score, "--set", "sample.steps=50", "--set", "data.means.2=[0.0, -2.5]")
     assert result.exit_code == 0 and "101 NFE per sample" in result.stdout  # 50 steps, a corrector step each
     result = invoke("check", score, "--set", "sample.stpes=50")
-    assert result.exit_code == 2 and "--set #1:1:8: error: unknown key 'stpes'" in result.stderr
+    assert result.exit_code == 2 and "--set #1:1:8: error[E0201]: unknown key 'stpes'" in result.stderr
 
 
 def test_fmt_prints_canonical_text_by_default():
@@ -229,7 +229,7 @@ def test_fmt_check_exit_codes(tmp_path):
     bad = tmp_path / "bad.score"
     bad.write_text("scorec 1\ntrain { steps = }\n")
     result = invoke("fmt", "--check", bad)
-    assert result.exit_code == 2 and f"{bad}:2:17: error:" in result.stderr
+    assert result.exit_code == 2 and f"{bad}:2:17: error[E0102]:" in result.stderr
     assert invoke("fmt", "--check", "--to", "yaml", messy).exit_code == 2
 
 
@@ -267,8 +267,8 @@ def test_unknown_version_in_score_is_the_yaml_error(tmp_path):
     body = (EXAMPLES / "gmm_vp_analytic_pc.score").read_text().replace("scorec 1", "scorec 2")
     score.write_text(body)
     yaml.write_text((EXAMPLES / "gmm_vp_analytic_pc.yaml").read_text().replace("scorec: 1", "scorec: 2"))
-    messages = [invoke("check", p).stderr.splitlines()[0].split(": error: ")[1] for p in (score, yaml)]
-    assert messages[0] == messages[1] == "spec format version 2 is newer than this scorec, which reads version 1"
+    messages = [invoke("check", p).stderr.splitlines()[0].split(": error", 1)[1] for p in (score, yaml)]
+    assert messages[0] == messages[1] == "[E0207]: spec format version 2 is newer than this scorec, which reads version 1"
     assert invoke("fmt", score).exit_code == 2
 
 

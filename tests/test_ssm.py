@@ -275,7 +275,7 @@ def test_ism_above_its_dimension_limit_suggests_ssm(tmp_path):
     density (dsm needs noise), and the hinted spec compiles."""
     from scorec.core.diagnostics import SpecError, SpecErrors
 
-    for process, fitting in ((NONE, "use objective kind: ssm "), (VP, "use objective kind: dsm, ssm ")):
+    for process, fitting in ((NONE, "use objective kind: ssm "), (VP, "use objective kind: dsm or ssm ")):
         with pytest.raises((SpecError, SpecErrors)) as info:
             programs(tmp_path, "{kind: ism, max_dim: 2}", process)
         assert "3 backward passes" in str(info.value) and fitting in str(info.value), str(info.value)

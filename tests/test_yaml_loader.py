@@ -340,7 +340,7 @@ def test_yaml_11_line_separators_are_refused_where_written(sep):
 def test_render_shows_source_line_and_caret():
     text = "a: 1\na: 2\n"
     out = render(error_of(text), {"s.yaml": text})
-    assert out.splitlines()[0] == "s.yaml:2:1: error: duplicate key 'a'"
+    assert out.splitlines()[0] == "s.yaml:2:1: error[E0104]: duplicate key 'a'"
     assert "   2 | a: 2" in out
 
 

@@ -22,6 +22,8 @@ from typing import Annotated, Any, Callable, Literal, Union
 
 from pydantic import BaseModel, Discriminator, Field, Tag
 
+from ..core.hints import ChooseKind
+
 
 @dataclass(frozen=True)
 class Trait:
@@ -272,11 +274,11 @@ def satisfied_by(family: str, chosen: dict[str, Component]) -> list[str]:
     return sorted(out)
 
 
-def choice(family: str, kinds: list[str]) -> str:
-    """How a spec chooses among `kinds`: 'sampler: a, b', 'objective kind: a', 'parameterization: a'."""
+def choice(family: str, kinds: list[str]) -> ChooseKind:
+    """A fix choosing among `kinds`, for a core.hints.hint; as text, how a YAML spec chooses:
+    'sampler: a, b', 'objective kind: a', 'parameterization: a'."""
     fam = FAMILIES[family]
-    key = family if fam.scalar or fam.tag == family else f"{family} {fam.tag}"
-    return f"{key}: {' or '.join(kinds) if len(kinds) == 2 else ', '.join(kinds)}"
+    return ChooseKind(family, tuple(kinds), None if fam.scalar else fam.tag)
 
 
 def default_options(family: str) -> Any:

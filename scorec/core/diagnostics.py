@@ -1,9 +1,13 @@
-"""Diagnostics: located spec errors and their rendering.
+"""Diagnostics: located spec errors as data, and their rendering.
 
-Every mistake in a spec becomes a :class:`SpecError` carrying a :class:`Span` into the
-source text, a one-line message and an optional hint. The CLI renders them as
+Every mistake in a spec becomes a :class:`SpecError`: a code (the kind of mistake, one
+row of the table in core/codes.py, `scorec explain CODE`), a :class:`Span` into the
+source text, a one-line message and an optional hint. A hint is prose, or a :class:`Hint`
+whose parts include structured fixes (set a key, add a key, choose a kind, define a
+helper, core/hints.py): data, which each input format writes in its own syntax
+(frontend/hint_words.py). The CLI renders them as
 
-    spec.yaml:7:12: error: unknown sampler 'emm'
+    spec.yaml:7:12: error[E0205]: unknown sampler 'emm'
       7 |   sampler: emm
         |            ^^^
       hint: did you mean 'em'?
@@ -18,6 +22,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
+
+from .hints import Hint, HintWords
 
 
 @dataclass(frozen=True)
@@ -37,13 +43,21 @@ class Span:
         return Span(self.file, self.line, col, self.line if end else None, end)
 
 
+# ---------------------------------------------------------------------------- errors
+
+# The code of a check that finds options which do not fit together: what `ctx.error(...)` and
+# a component's model-level FieldError mean unless they say otherwise (core/codes.py).
+OPTIONS_CONFLICT = "E0209"
+
+
 @dataclass
 class SpecError(Exception):
-    """One located mistake in a spec."""
+    """One located mistake in a spec; `code` names its kind (core/codes.py)."""
 
     message: str
     span: Span | None = None
-    hint: str | None = None
+    hint: str | Hint | None = None
+    code: str = OPTIONS_CONFLICT
 
     def __str__(self) -> str:  # plain, for logs and pytest output
         where = f"{self.span.file}:{self.span.line}:{self.span.col}: " if self.span else ""
@@ -142,8 +156,9 @@ def _pad(text: str) -> str:
     return "".join("\t" if c == "\t" else " " for c in text)
 
 
-def render(error: SpecError, sources: dict[str, str] | None = None) -> str:
-    """Render one error as `file:line:col: error: msg`, the source line, a caret, a hint.
+def render(error: SpecError, sources: dict[str, str] | None = None, words: HintWords | None = None) -> str:
+    """Render one error as `file:line:col: error[CODE]: msg`, the source line, a caret, a
+    hint whose fixes `words` writes in the spec's own syntax (plain words without it).
 
     User text (the line, and messages quoting it) is shown with control characters
     escaped: a comment holding a terminal escape sequence must not reach the terminal.
@@ -151,10 +166,11 @@ def render(error: SpecError, sources: dict[str, str] | None = None) -> str:
     sources = sources or {}
     out: list[str] = []
     span = error.span
+    head = f"error[{error.code}]: {escape(error.message)}"
     if span is None:
-        out.append(f"error: {escape(error.message)}")
+        out.append(head)
     else:
-        out.append(f"{escape(span.file)}:{span.line}:{span.col}: error: {escape(error.message)}")
+        out.append(f"{escape(span.file)}:{span.line}:{span.col}: {head}")
         line = _source_line(sources, span)
         if line is not None and len(line) > MAX_SHOWN:
             # show a window of a long line around the span, marked with ellipses
@@ -178,15 +194,26 @@ def render(error: SpecError, sources: dict[str, str] | None = None) -> str:
             carets = len(escape(under)) + width - len(under)
             out.append(" " * (len(gutter) - 2) + "| " + pad + "^" * carets)
     if error.hint:
-        out.append(f"  hint: {escape(error.hint)}")
+        text = error.hint.text(words) if isinstance(error.hint, Hint) else error.hint
+        out.append(f"  hint: {escape(text)}")
     return "\n".join(out)
 
 
-def render_all(errors: Sequence[SpecError], sources: dict[str, str] | None = None) -> str:
+def render_all(errors: Sequence[SpecError], sources: dict[str, str] | None = None,
+               words: HintWords | None = None) -> str:
     """Render several errors, sorted by position, separated by blank lines."""
 
     def key(e: SpecError):
         s = e.span
         return (0, s.file, s.line, s.col) if s else (1, "", 0, 0)
 
-    return "\n\n".join(render(e, sources) for e in sorted(errors, key=key))
+    return "\n\n".join(render(e, sources, words) for e in sorted(errors, key=key))
+
+
+def summary(errors: Sequence[SpecError], file: str) -> str:
+    """The line after the diagnostics: how many, where, and the command that says more."""
+    n = len(errors)
+    codes = sorted({e.code for e in errors})
+    more = (f"`scorec explain {codes[0]}` says more" if len(codes) == 1
+            else f"`scorec explain CODE` says more: {', '.join(codes)}")
+    return f"{n} error{'s' if n != 1 else ''} in {file} ({more})"

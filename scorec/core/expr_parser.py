@@ -56,7 +56,7 @@ def parse_expr(
     allowed = set(functions) if functions is not None else set(ELEMENTARY) | set(PROCESS_FUNCS)
     ctx = ExprText(text, span or Span("<expr>", 1, 1), set(variables), allowed)
     if not text.strip():
-        raise SpecError("empty expression", ctx.base, "write a formula, e.g. 0.1 + 19.9*t")
+        raise SpecError("empty expression", ctx.base, "write a formula, e.g. 0.1 + 19.9*t", "E0401")
     tokens = ctx.scan()
     tree = ctx.parse(tokens)
     try:
@@ -69,6 +69,7 @@ def parse_expr(
             f"expression is nested too deeply (more than {MAX_DEPTH} levels)",
             ctx.base,
             "split it up or simplify it; spec formulas are short",
+            "E0401",
         )
     return expr
 
@@ -128,6 +129,7 @@ class ExprText:
                 f"invalid expression: unexpected character '{char}'",
                 self.span(exc.pos_in_stream),
                 OPERATORS_HINT,
+                "E0401",
             ) from None
         return tokens
 
@@ -145,7 +147,7 @@ class ExprText:
         problem = _FORBIDDEN.get(kind)
         if problem is None:
             return
-        message, hint = problem
+        message, hint, code = problem
         span = self.token_span(token)
         if kind == "DOT":
             span = self._attribute_span(token)
@@ -154,11 +156,11 @@ class ExprText:
         elif kind == "EQUAL" and call_parens and call_parens[-1] and prev is not None \
                 and prev.type == "NAME":
             message = "keyword arguments are not allowed in expressions"
-            hint = "pass arguments by position, e.g. min(t, 0.5)"
+            hint, code = "pass arguments by position, e.g. min(t, 0.5)", "E0403"
             span = self.span(prev.start_pos, token.end_pos)
         elif kind == "BADOP":
             message = f"operator '{token}' is not supported in expressions"
-        raise SpecError(message, span, hint)
+        raise SpecError(message, span, hint, code)
 
     def _attribute_span(self, dot: Any) -> Span:
         """`.name` as one span, so the caret covers the attribute."""
@@ -172,15 +174,15 @@ class ExprText:
         span = self.token_span(token)
         if word == "lambda":
             return SpecError("lambda is not allowed in expressions", span,
-                             "write the formula itself, in terms of t")
+                             "write the formula itself, in terms of t", "E0403")
         if word in ("and", "or", "not", "is", "in"):
             return SpecError("boolean operators are not allowed in expressions", span,
-                             OPERATORS_HINT)
+                             OPERATORS_HINT, "E0403")
         if word in ("if", "else"):
             return SpecError("conditional expressions are not allowed in expressions", span,
-                             "use min(a, b) or max(a, b)")
+                             "use min(a, b) or max(a, b)", "E0403")
         return SpecError(f"'{word}' is a Python keyword, not allowed in expressions", span,
-                         "expressions hold numbers, names, + - * / ** and function calls")
+                         "expressions hold numbers, names, + - * / ** and function calls", "E0403")
 
     def _check_function(self, name_token: Any) -> None:
         name = str(name_token)
@@ -190,7 +192,7 @@ class ExprText:
             "allowed functions: " + ", ".join(sorted(self.functions))
             if self.functions else "no functions are allowed here")
         raise SpecError(f"function '{name}' is not allowed in expressions",
-                        self.token_span(name_token), hint)
+                        self.token_span(name_token), hint, "E0402")
 
     # -- step 2: parsing
 
@@ -212,6 +214,7 @@ class ExprText:
                 "invalid expression: unexpected end of expression",
                 self.span(end),
                 "a '(' is not closed" if unclosed else "the expression is incomplete",
+                "E0401",
             )
         prev = next((t for t in reversed(tokens) if t.start_pos < token.start_pos), None)
         if prev is not None and prev.type in _OPERAND_END and token.type in _OPERAND_START:
@@ -221,7 +224,7 @@ class ExprText:
         else:
             hint = OPERATORS_HINT
         return SpecError(f"invalid expression: unexpected {_describe(token)}",
-                         self.token_span(token), hint)
+                         self.token_span(token), hint, "E0401")
 
     # -- step 3: Expr nodes
 
@@ -262,13 +265,13 @@ class ExprText:
         if kind == "call":
             return self._call(node.children[0], args[0] if args else (), span)
         if kind == "forbidden":  # the scan rejects these first; kept as a safety net
-            raise SpecError("invalid expression", span)
-        raise SpecError(f"invalid expression: unexpected '{kind}'", span)
+            raise SpecError("invalid expression", span, code="E0403")
+        raise SpecError(f"invalid expression: unexpected '{kind}'", span, code="E0401")
 
     def _number(self, token: Any, span: Span) -> Num:
         value = float(token)
         if not math.isfinite(value):
-            raise SpecError(f"number '{token}' is too large", span)
+            raise SpecError(f"number '{token}' is too large", span, code="E0404")
         return Num(value, span)
 
     def _name(self, token: Any, span: Span) -> Var:
@@ -277,11 +280,11 @@ class ExprText:
             return Var(name, span)
         if name in self.functions:
             raise SpecError(f"'{name}' is a function; call it with an argument", span,
-                            f"e.g. {name}(t)")
+                            f"e.g. {name}(t)", "E0402")
         known = sorted(self.variables) + sorted(CONSTANTS)
         hint = did_you_mean(name, [*known, *self.functions]) or (
             "names allowed here: " + ", ".join(known))
-        raise SpecError(f"unknown name '{name}' in expression", span, hint)
+        raise SpecError(f"unknown name '{name}' in expression", span, hint, "E0402")
 
     def _call(self, name_token: Any, args: tuple, span: Span) -> Call:
         self._check_function(name_token)
@@ -290,23 +293,24 @@ class ExprText:
         if len(args) != arity:
             plural = "argument" if arity == 1 else "arguments"
             raise SpecError(f"'{name}' takes {arity} {plural}, got {len(args)}", span,
-                            f"e.g. {name}({', '.join(['t'] * arity)})")
+                            f"e.g. {name}({', '.join(['t'] * arity)})", "E0402")
         return Call(name, tuple(args), span)
 
 
-# token type -> (message, hint) for constructs that are never allowed
-_FORBIDDEN: dict[str, tuple[str, str | None]] = {
+# token type -> (message, hint, code) for constructs that are never allowed: Python's (E0403)
+# and operators that formulas do not have (E0401)
+_FORBIDDEN: dict[str, tuple[str, str | None, str]] = {
     "DOT": ("attribute access is not allowed in expressions",
-            "expressions hold numbers, names, + - * / ** and function calls"),
-    "LSQB": ("indexing is not allowed in expressions", None),
-    "RSQB": ("invalid expression: unexpected ']'", None),
+            "expressions hold numbers, names, + - * / ** and function calls", "E0403"),
+    "LSQB": ("indexing is not allowed in expressions", None, "E0403"),
+    "RSQB": ("invalid expression: unexpected ']'", None, "E0401"),
     "STRING": ("string literals are not allowed in expressions",
-               "write the formula without quotes inside it"),
-    "CARET": ("'^' is not a power operator", "use ** for powers, e.g. t**2"),
-    "COMPARE": ("comparisons are not allowed in expressions", "use min(a, b) or max(a, b)"),
-    "EQUAL": ("'=' is not allowed in expressions", "an expression is a formula, e.g. 0.1 + 19.9*t"),
-    "BITOP": ("boolean and bitwise operators are not allowed in expressions", OPERATORS_HINT),
-    "BADOP": ("operator not supported in expressions", OPERATORS_HINT),
+               "write the formula without quotes inside it", "E0403"),
+    "CARET": ("'^' is not a power operator", "use ** for powers, e.g. t**2", "E0401"),
+    "COMPARE": ("comparisons are not allowed in expressions", "use min(a, b) or max(a, b)", "E0403"),
+    "EQUAL": ("'=' is not allowed in expressions", "an expression is a formula, e.g. 0.1 + 19.9*t", "E0401"),
+    "BITOP": ("boolean and bitwise operators are not allowed in expressions", OPERATORS_HINT, "E0403"),
+    "BADOP": ("operator not supported in expressions", OPERATORS_HINT, "E0401"),
 }
 
 

@@ -33,19 +33,19 @@ def parse_sde_equation(
     base = span or Span("<equation>", 1, 1)
     ctx = ExprText(text, base, set(variables), set(functions or ()))
     if not text.strip():
-        raise SpecError("empty equation", base, _EQUATION_HINT)
+        raise _error("empty equation", base, _EQUATION_HINT)
     from lark.exceptions import UnexpectedCharacters
 
     try:
         tokens = list(expr_grammar().lex(text))
     except UnexpectedCharacters as exc:
-        raise SpecError(f"invalid equation: unexpected character '{text[exc.pos_in_stream]}'",
+        raise _error(f"invalid equation: unexpected character '{text[exc.pos_in_stream]}'",
                         ctx.span(exc.pos_in_stream), OPERATORS_HINT) from None
     if len(tokens) < 2 or tokens[0].type != "NAME" or tokens[1].type != "EQUAL":
-        raise SpecError("an SDE equation starts with 'dx ='", ctx.span(0, len(text.split("=")[0].rstrip()) or 1),
+        raise _error("an SDE equation starts with 'dx ='", ctx.span(0, len(text.split("=")[0].rstrip()) or 1),
                         _EQUATION_HINT)
     if str(tokens[0]) != "dx":
-        raise SpecError(f"the left-hand side must be 'dx', not '{tokens[0]}'", ctx.token_span(tokens[0]),
+        raise _error(f"the left-hand side must be 'dx', not '{tokens[0]}'", ctx.token_span(tokens[0]),
                         "the state is called x: dx = ... dt + ... dw")
     depth, dt, dw = 0, None, None
     for k, tok in enumerate(tokens[2:], start=2):
@@ -56,19 +56,19 @@ def parse_sde_equation(
         elif depth == 0 and tok.type == "NAME" and str(tok) in ("dt", "dw"):
             which = dt if str(tok) == "dt" else dw
             if which is not None:
-                raise SpecError(f"'{tok}' appears twice in the equation", ctx.token_span(tok),
+                raise _error(f"'{tok}' appears twice in the equation", ctx.token_span(tok),
                                 "collect the terms: dx = <drift> dt + <diffusion> dw")
             if str(tok) == "dt":
                 if dw is not None:
-                    raise SpecError("the dt term must come before the dw term", ctx.token_span(tok), _EQUATION_HINT)
+                    raise _error("the dt term must come before the dw term", ctx.token_span(tok), _EQUATION_HINT)
                 dt = k
             else:
                 dw = k
     if dw is None:
-        raise SpecError("the equation has no noise term '... dw'", ctx.span(len(text.rstrip())),
+        raise _error("the equation has no noise term '... dw'", ctx.span(len(text.rstrip())),
                         "a forward SDE needs a diffusion: dx = <drift> dt + <diffusion> dw")
     if dw != len(tokens) - 1:
-        raise SpecError("nothing may follow the 'dw' term", ctx.token_span(tokens[dw + 1]), _EQUATION_HINT)
+        raise _error("nothing may follow the 'dw' term", ctx.token_span(tokens[dw + 1]), _EQUATION_HINT)
 
     def term(first: int, last: int, at: Any) -> tuple[Expr, Span]:
         """Parse tokens[first:last] (a '*' before dt/dw is dropped) as one expression."""
@@ -88,9 +88,14 @@ def parse_sde_equation(
         drift, drift_span = term(2, dt, tokens[dt])
         first = dt + 1
         if first >= dw or tokens[first] not in ("+", "-"):
-            raise SpecError("expected '+' between the dt and dw terms",
+            raise _error("expected '+' between the dt and dw terms",
                             ctx.token_span(tokens[first]) if first < len(tokens) else ctx.span(len(text)),
                             _EQUATION_HINT)
         first += 1  # dx = f dt - g dw is the same law as + g dw
     diffusion, diffusion_span = term(first, dw, tokens[dw])
     return drift, diffusion, (drift_span, diffusion_span)
+
+
+def _error(message: str, span: Span, hint: str | None = None) -> SpecError:
+    """A malformed SDE equation (core/codes.py E0501)."""
+    return SpecError(message, span, hint, "E0501")

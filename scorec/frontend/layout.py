@@ -1,9 +1,10 @@
 """What parsing and printing need to know of the spec's shape, handed in as an object.
 
 The `.score` loader must know which key a section's kind word fills (`sample pc { }` is
-`sampler: pc`), and the printers the canonical order of a mapping's keys. Both are facts
-of the spec schema, which the frontend does not import: the caller passes a Layout (the
-schema side builds one, scorec/schema/query.py SPEC_LAYOUT), so parsing stays below it.
+`sampler: pc`), the printers the canonical order of a mapping's keys, and the hints' writers
+where a spec names a family's kind. These are facts of the spec schema, which the frontend
+does not import: the caller passes a Layout (the schema side builds one,
+scorec/schema/query.py SPEC_LAYOUT), so parsing stays below it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ class Layout(Protocol):
 
     def field_order(self, path: tuple, root: dict) -> list[str]:
         """The keys of the mapping at `path` in canonical order (keys not listed come after)."""
+        ...
+
+    def place_of(self, family: str) -> tuple | None:
+        """The path of the key that names the kind of a `family` component (`sample.sampler`)."""
         ...
 
 

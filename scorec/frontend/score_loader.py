@@ -70,7 +70,7 @@ def load_score(text: str | bytes, file: str, *, layout: Layout) -> ScoreDocument
     if builder.errors:
         raise builder.errors[0] if len(builder.errors) == 1 else SpecErrors(builder.errors)
     if not doc.data:
-        raise SpecError("the spec is empty", Span(file, 1, 1), "a spec starts with `scorec 1`")
+        raise SpecError("the spec is empty", Span(file, 1, 1), "a spec starts with `scorec 1`", code="E0202")
     _attach_comments(doc, scan(text)[0], statements, where)
     return doc
 
@@ -79,13 +79,13 @@ def _check_limits(where: SourceText) -> None:
     """Refuse texts too long or nested too deeply before parsing them."""
     if len(where.text) > MAX_SCORE_CHARS:
         raise SpecError(f"{where.file} is {len(where.text):,} characters long; the limit is {MAX_SCORE_CHARS:,}",
-                        Span(where.file, 1, 1), "a spec is a short file; keep data in data files")
+                        Span(where.file, 1, 1), "a spec is a short file; keep data in data files", code="E0002")
     depth = 0
     for index in scan(where.text)[1]:
         depth = depth + 1 if where.text[index] in "([{" else max(0, depth - 1)
         if depth > MAX_DEPTH:
             raise SpecError(f"nested more than {MAX_DEPTH} levels deep", where.span(index, index + 1),
-                            "a spec needs a few levels at most")
+                            "a spec needs a few levels at most", code="E0002")
 
 
 class _Builder:
@@ -114,7 +114,7 @@ class _Builder:
         seen = self.first_line.setdefault(parent, {})
         if key in seen:
             self.errors.append(SpecError(f"duplicate key '{key}'", span,
-                                         f"'{key}' is first defined on line {seen[key]}"))
+                                         f"'{key}' is first defined on line {seen[key]}", code="E0104"))
             return False
         seen[key] = span.line
         return True
@@ -166,7 +166,7 @@ class _Builder:
     def _tag_of(self, path: tuple) -> str | None:
         tag, problem = self.layout.tag_of(path, self.doc.data)
         if problem is not None:
-            self.errors.append(SpecError(problem[0], self.doc.value_spans[path], problem[1]))
+            self.errors.append(SpecError(problem[0], self.doc.value_spans[path], problem[1], code="E0102"))
         return tag
 
     def _equation(self, token: Any, mapping: dict, parent: tuple) -> None:
@@ -185,7 +185,7 @@ class _Builder:
         name, argument, body = node.children
         if str(argument) != "t":
             self.errors.append(SpecError(f"a helper is a function of t, not of '{argument}'",
-                                         self.token_span(argument), f"write {name}(t) = <formula in t>"))
+                                         self.token_span(argument), f"write {name}(t) = <formula in t>", code="E0503"))
             return
         helpers = mapping.get(HELPERS_KEY)
         if helpers is None:
@@ -196,7 +196,8 @@ class _Builder:
             self.doc.key_spans[parent + (HELPERS_KEY,)] = self.token_span(name)
         elif not isinstance(helpers, dict):
             self.errors.append(SpecError(f"'{name}(t) = ...' adds to '{HELPERS_KEY}', which is already written",
-                                         self.token_span(name), "write all helpers as `f(t) = ...` lines"))
+                                         self.token_span(name), "write all helpers as `f(t) = ...` lines",
+                                         code="E0503"))
             return
         self._set(helpers, parent + (HELPERS_KEY,), str(name), self.token_span(name), body, name.start_pos)
 
@@ -221,7 +222,7 @@ class _Builder:
                 return resolve_plain(text)
             except ValueError:
                 self.errors.append(SpecError(f"integer too large: over {MAX_INT_DIGITS} decimal digits", span,
-                                             "write a float such as 1e300 for a huge number"))
+                                             "write a float such as 1e300 for a huge number", code="E0002"))
                 return text
         if span.end_col is not None:  # an expression on one line: columns inside it are the file's
             self.doc.text_offsets[path] = 0
@@ -233,7 +234,7 @@ class _Builder:
         except ValueError as exc:
             control = "control character" in str(exc)
             self.errors.append(SpecError("control character in string" if control else "invalid escape in string",
-                                         span, 'strings use JSON escapes: \\" \\\\ \\n \\t \\u00e9'))
+                                         span, 'strings use JSON escapes: \\" \\\\ \\n \\t \\u00e9', code="E0102"))
             return text[1:-1]
         if text[1:-1] == value and span.end_col is not None:
             self.doc.text_offsets[path] = 1

@@ -147,7 +147,7 @@ class ScorePrinter:
         if isinstance(value, list):
             return "[" + ", ".join(self.value(v, path + (i,)) for i, v in enumerate(value)) + "]"
         raise SpecError(f"a {type(value).__name__} cannot be written in .score here", self.span_of(path),
-                        "lists hold numbers, strings and lists; write a mapping as a section")
+                        "lists hold numbers, strings and lists; write a mapping as a section", code="E0701")
 
     def _spelling(self, path: tuple, value: Any) -> str | None:
         """A number as its source wrote it (`2.0e-3`), where that is .score and means the same."""
@@ -176,10 +176,10 @@ class ScorePrinter:
     def _check_key(self, key: Any, path: tuple) -> None:
         if not (isinstance(key, str) and _NAME.fullmatch(key)):
             raise SpecError(f"key {key!r} cannot be written in .score", self.span_of(path),
-                            "a .score key is a name: letters, digits and _, not starting with a digit")
+                            "a .score key is a name: letters, digits and _, not starting with a digit", code="E0701")
         if key == EQUATION_SIDE and len(path) > 1:  # `dx = ...` in a section is the equation line
             raise SpecError(f"key '{key}' cannot be written in a .score section", self.span_of(path),
-                            "`dx = ...` there is an SDE equation; rename the key")
+                            "`dx = ...` there is an SDE equation; rename the key", code="E0701")
 
     @staticmethod
     def _is_equation(value: Any) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core.diagnostics import SpecError
+from ..core.diagnostics import Span, SpecError
 from .score_grammar import scan
 
 # terminals, in words
@@ -35,7 +35,7 @@ def syntax_error(exc: Any, where: Any) -> SpecError:
         return _bad_token(exc.token, exc.expected, where)
     if isinstance(exc, (UnexpectedToken, UnexpectedEOF)):
         return _unexpected_end(where)
-    return SpecError(f"invalid .score syntax: {str(exc).splitlines()[0] if str(exc) else 'syntax error'}",
+    return _error(f"invalid .score syntax: {str(exc).splitlines()[0] if str(exc) else 'syntax error'}",
                      where.span(0), _SYNTAX_HINT)
 
 
@@ -43,15 +43,15 @@ def _bad_character(index: int, where: Any) -> SpecError:
     char = where.text[index]
     span = where.span(index, index + 1)
     if char == '"':
-        return SpecError("unterminated string", span, "a string closes with \" on the same line")
+        return _error("unterminated string", span, "a string closes with \" on the same line")
     if char == "'":
-        return SpecError("strings are written in double quotes", span, 'write "text", not \'text\'')
+        return _error("strings are written in double quotes", span, 'write "text", not \'text\'')
     if char == "^":
-        return SpecError("'^' is not a power operator", span, "use ** for powers, e.g. t**2")
+        return _error("'^' is not a power operator", span, "use ** for powers, e.g. t**2")
     if char == ":":
-        return SpecError("unexpected ':'", span, "in .score files a key is set with '=': steps = 500")
+        return _error("unexpected ':'", span, "in .score files a key is set with '=': steps = 500")
     shown = char if char.isprintable() else f"U+{ord(char):04X}"
-    return SpecError(f"unexpected character '{shown}'", span, _SYNTAX_HINT)
+    return _error(f"unexpected character '{shown}'", span, _SYNTAX_HINT)
 
 
 def _bad_token(token: Any, expected: set[str], where: Any) -> SpecError:
@@ -60,21 +60,21 @@ def _bad_token(token: Any, expected: set[str], where: Any) -> SpecError:
     number = _malformed_number(start, where.text)
     if number is not None:
         begin, word = number
-        return SpecError(f"malformed number '{word}'", where.span(begin, begin + len(word)), _NUMBER_HINT)
+        return _error(f"malformed number '{word}'", where.span(begin, begin + len(word)), _NUMBER_HINT)
     found = _describe(token)
     if token.type == "RBRACE" and "RBRACE" not in expected:
         if "STRING" in expected:  # only where a value is due
-            return SpecError(f"expected a value before {found}", span, "write key = value")
-        return SpecError("unmatched '}'", span, "every '}' closes a section opened with '{'")
+            return _error(f"expected a value before {found}", span, "write key = value")
+        return _error("unmatched '}'", span, "every '}' closes a section opened with '{'")
     if token.type in ("NAME", "NUMBER", "STRING", "LSQB") and "EQUAL" in expected:
-        return SpecError(f"expected '=' before {found}", span, "set a key with '=': steps = 500; "
+        return _error(f"expected '=' before {found}", span, "set a key with '=': steps = 500; "
                          "a section is `name [kind] { ... }`")
     if token.type == "EQUATION":
-        return SpecError("an equation 'dx = ...' belongs inside a section", span, "process sde { dx = ... }")
+        return _error("an equation 'dx = ...' belongs inside a section", span, "process sde { dx = ... }")
     wanted = sorted({_WORDS.get(name, repr(name)) for name in expected if not name.startswith("__")})
     hint = "expected " + (", ".join(wanted[:-1]) + " or " + wanted[-1] if len(wanted) > 1 else wanted[0]) \
         if wanted else _SYNTAX_HINT
-    return SpecError(f"unexpected {found}", span, hint)
+    return _error(f"unexpected {found}", span, hint)
 
 
 def _malformed_number(start: int, text: str) -> tuple[int, str] | None:
@@ -100,9 +100,9 @@ def _unexpected_end(where: Any) -> SpecError:
     end = len(text.rstrip())
     if opened:
         line = where.position(opened[-1])[0]
-        return SpecError("unexpected end of file: a section is not closed", where.span(max(0, end - 1), end),
+        return _error("unexpected end of file: a section is not closed", where.span(max(0, end - 1), end),
                          f"the '{{' on line {line} has no matching '}}'")
-    return SpecError("unexpected end of file", where.span(max(0, end - 1), end), "the last statement is not complete")
+    return _error("unexpected end of file", where.span(max(0, end - 1), end), "the last statement is not complete")
 
 
 def _describe(token: Any) -> str:
@@ -113,3 +113,8 @@ def _describe(token: Any) -> str:
     if token.type == "STRING":
         return "string"
     return f"'{token}'"
+
+
+def _error(message: str, span: Span, hint: str | None = None) -> SpecError:
+    """A .score syntax error (core/codes.py E0102)."""
+    return SpecError(message, span, hint, "E0102")

@@ -155,6 +155,7 @@ def decode(raw: bytes, file: str) -> str:
             Span(file, line, col, line, col + 1),
             f"byte 0x{raw[exc.start]:02x} cannot start or continue a UTF-8 character; "
             "save the spec as UTF-8",
+            code="E0001",
         ) from None
 
 
@@ -165,4 +166,4 @@ def read_spec_file(path: str | os.PathLike) -> tuple[bytes, str]:
         with open(name, "rb") as fh:
             return fh.read(), name
     except OSError as exc:
-        raise SpecError(f"cannot read spec file '{name}': {exc.strerror or exc}") from None
+        raise SpecError(f"cannot read spec file '{name}': {exc.strerror or exc}", code="E0001") from None

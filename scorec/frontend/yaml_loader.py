@@ -32,6 +32,7 @@ from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scanner import Scanner, ScannerError
 
 from ..core.diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
+from ..core.hints import hint
 from .source import MAX_DEPTH, MAX_INT_DIGITS, Document, SourceText, decode, read_spec_file, resolve_plain
 
 # ---------------------------------------------------------------------------- positions
@@ -69,12 +70,12 @@ class _Text(SourceText):
         if len(self.text) > MAX_TEXT_CHARS:
             raise SpecError(f"{self.file} is {len(self.text):,} characters long; the limit is "
                             f"{MAX_TEXT_CHARS:,}", Span(self.file, 1, 1),
-                            "a spec is a short file; keep data in data files")
+                            "a spec is a short file; keep data in data files", code="E0002")
         separator = _SEPARATOR.search(self.text)
         if separator:
             raise SpecError(f"invalid YAML: unacceptable character U+{ord(separator[0]):04X}",
                             self.span(separator.start(), separator.end()),
-                            "an invisible line separator; remove it (YAML 1.2 lines end at newlines)")
+                            "an invisible line separator; remove it (YAML 1.2 lines end at newlines)", code="E0101")
         depth, quote = 0, None
         for i, ch in enumerate(self.text):
             if quote:
@@ -94,7 +95,7 @@ class _Text(SourceText):
 
 def _too_deep(span: Span) -> SpecError:
     return SpecError(f"nested more than {MAX_DEPTH} levels deep", span,
-                     "a spec needs a few levels at most")
+                     "a spec needs a few levels at most", code="E0002")
 
 
 # ---------------------------------------------------------------------------- composing
@@ -154,16 +155,17 @@ def _compose(where: _Text) -> tuple[Any, list[SpecError]]:
         raise SpecError("a spec file holds one YAML document, found a second one",
                         where.span(exc.problem_mark.index),
                         "remove the `---` separator and everything after it, or split the file",
+                            code="E0101",
                         ) from None
     except MarkedYAMLError as exc:
         raise _syntax_error(exc, where) from None
     except ReaderError as exc:
         raise SpecError(f"invalid YAML: unacceptable character U+{exc.character:04X}",
-                        where.span(exc.position), "remove the control character") from None
+                        where.span(exc.position), "remove the control character", code="E0101") from None
     except YAMLError as exc:  # unmarked ruamel errors: still no traceback
         lines = str(exc).strip().splitlines() or ["syntax error"]
-        raise SpecError(f"invalid YAML: {lines[0]}", where.span(0)) from None
-    return node, [SpecError(_REFUSED[sigil][0], where.token_span(mark, sigil), _REFUSED[sigil][1])
+        raise SpecError(f"invalid YAML: {lines[0]}", where.span(0), code="E0101") from None
+    return node, [SpecError(_REFUSED[sigil][0], where.token_span(mark, sigil), _REFUSED[sigil][1], code="E0103")
                   for sigil, mark in yaml.composer.refused]
 
 
@@ -173,12 +175,12 @@ def _syntax_error(exc: MarkedYAMLError, where: _Text) -> SpecError:
     mark = exc.problem_mark or exc.context_mark
     # "end of stream" points after the last text
     span = where.span(min(mark.index, len(where.text.rstrip())) if mark else 0)
-    hint = exc.note  # set by _Scanner; ruamel leaves it empty
+    advice = exc.note  # set by _Scanner; ruamel leaves it empty
     if exc.context and exc.context_mark is not None and exc.problem:
-        hint = f"{exc.context} started on line {where.position(exc.context_mark.index)[0]}"
+        advice = f"{exc.context} started on line {where.position(exc.context_mark.index)[0]}"
     if "\t" in problem or "\\t" in problem or "tab" in problem.lower():
-        hint = "YAML indentation must use spaces, not tabs"
-    return SpecError(f"invalid YAML: {problem}", span, hint)
+        advice = "YAML indentation must use spaces, not tabs"
+    return SpecError(f"invalid YAML: {problem}", span, advice, code="E0101")
 
 
 # ---------------------------------------------------------------------------- building
@@ -222,7 +224,7 @@ class _Builder:
             except ValueError:
                 self.errors.append(SpecError(
                     f"integer too large: over {MAX_INT_DIGITS} decimal digits", span,
-                    "write a float such as 1e300 for a huge number"))
+                    "write a float such as 1e300 for a huge number", code="E0002"))
                 return node.value
         # where the content is the raw text, columns inside the string are the file's
         offset = {None: 0, "'": 1, '"': 1}.get(node.style)
@@ -243,11 +245,12 @@ class _Builder:
                 f"mapping keys must be strings, not {kind_of(key)}" + (f" {key!r}" if scalar else ""),
                 span,
                 f"quote the key if it is meant as text: '{raw}':" if scalar else None,
+                code="E0105",
             ))
             return _DISCARD
         if key in first_line:
             self.errors.append(SpecError(f"duplicate key '{key}'", span,
-                                         f"'{key}' is first defined on line {first_line[key]}"))
+                                         f"'{key}' is first defined on line {first_line[key]}", code="E0104"))
             return _DISCARD
         first_line[key] = span.line
         if path is not None:
@@ -268,7 +271,7 @@ def _raise(errors: list[SpecError]) -> None:
     for message, e in first.items():
         if counts[message] > 1:
             note = f"{counts[message] - 1} more like it below"
-            e = replace(e, hint=f"{e.hint}; {note}" if e.hint else note)
+            e = replace(e, hint=hint(e.hint, "; ", note) if e.hint else note)
         shown.append(e)
     if shown:
         raise shown[0] if len(shown) == 1 else SpecErrors(shown)
@@ -308,12 +311,13 @@ def load_yaml(text: str | bytes, file: str) -> Document:
         text = decode(text, file)
     value, node, doc = parse(text.removeprefix("\ufeff"), file)
     if node is None or (isinstance(node, ScalarNode) and node.value == "" and node.style is None):
-        raise SpecError("the spec is empty", Span(file, 1, 1), _EMPTY_HINT)
+        raise SpecError("the spec is empty", Span(file, 1, 1), _EMPTY_HINT, code="E0202")
     if not isinstance(value, dict):
         raise SpecError(
             f"a spec must be a mapping of sections, not {kind_of(value)}",
             doc.value_spans[()],
             _EMPTY_HINT + ", followed by sections such as `process:` and `sample:`",
+            code="E0203",
         )
     doc.data = value
     return doc

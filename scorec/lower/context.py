@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 from ..components import registry
 from ..components.registry import Component
-from ..core.diagnostics import Span, SpecError
+from ..core.diagnostics import OPTIONS_CONFLICT, Span, SpecError
+from ..core.hints import anchored
 from ..core.ir import Node
 
 
@@ -52,8 +53,11 @@ class Context:
     def text_span(self, *keys) -> Span | None:
         return self.source.text_span(self.path + keys)
 
-    def error(self, key: str, message: str, hint: str | None = None) -> SpecError:
-        return SpecError(message, self.span(key), hint)
+    def error(self, key: str, message: str, hint: Any = None, code: str = OPTIONS_CONFLICT) -> SpecError:
+        """A located error at this component's option `key`; `hint` words or a core.hints.Hint
+        (its fixes name keys of this component's section, e.g. SetKey(("churn",), (0,))).
+        The code (core/codes.py) is E0209, options that do not fit together, unless given."""
+        return SpecError(message, self.span(key), anchored(hint, self.path), code)
 
     def lower_child(self, family: str, key: str, options: Any) -> Node:
         """Lower a component nested in this one's options (a corrector inside a sampler)."""

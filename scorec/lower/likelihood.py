@@ -14,10 +14,12 @@ from typing import Any
 from ..components import registry
 from ..components.registry import Component
 from ..core.diagnostics import SpecError, SpecErrors
+from ..core.hints import hint
 from ..core.ir import BoundLikelihoodIR, FlowLikelihoodIR, LikelihoodIR
 
 FLOW_NEEDS = ("continuous_time", "gaussian_kernel")  # of the process: an ODE with a Gaussian prior
 BOUND_NEEDS = ("discrete_time",)
+MISFIT = "E0301"  # the metric needs of the process what it lacks (core/codes.py)
 
 
 def lower_likelihood(ev: Any, chosen: dict[str, Component], data_shape: tuple, source) -> LikelihoodIR | None:
@@ -39,10 +41,10 @@ def lower_likelihood(ev: Any, chosen: dict[str, Component], data_shape: tuple, s
             out = BoundLikelihoodIR(method="variational_bound", metric="vlb", n=ev.vlb.n, batch_size=ev.vlb.batch_size,
                                     variance=ev.vlb.variance)
         elif name == "vlb":
-            hint = ("use metric nll: this process's exact likelihood, through its probability-flow ODE"
-                    if set(FLOW_NEEDS) <= process else "use " + registry.choice("process", _kinds(BOUND_NEEDS)))
+            fix = ("use metric nll: this process's exact likelihood, through its probability-flow ODE"
+                   if set(FLOW_NEEDS) <= process else hint("use ", registry.choice("process", _kinds(BOUND_NEEDS))))
             errors.append(SpecError(f"metric 'vlb' is the variational bound of a discrete chain; process "
-                                    f"'{chosen['process'].kind}' is not one", span, hint))
+                                    f"'{chosen['process'].kind}' is not one", span, fix, MISFIT))
     if errors:
         raise SpecErrors(errors)
     return out
@@ -56,10 +58,10 @@ def _no_nll(chosen: dict[str, Component], process: set[str], span) -> SpecError:
     kind = chosen["process"].kind
     if set(BOUND_NEEDS) <= process:
         return SpecError(f"metric 'nll' integrates the probability-flow ODE, and process '{kind}' is a discrete "
-                         "chain without one", span, "use metric vlb, the chain's variational bound in bits/dim")
+                         "chain without one", span, "use metric vlb, the chain's variational bound in bits/dim", MISFIT)
     normalizers = sorted(c.kind for c in registry.components("objective").values() if "normalized" in c.traits)
-    hint = (f"use {registry.choice('process', _kinds(FLOW_NEEDS))}; or {registry.choice('objective', normalizers)} "
-            "for an energy model")
+    fix = hint("use ", registry.choice("process", _kinds(FLOW_NEEDS)), "; or ", registry.choice("objective", normalizers),
+               " for an energy model")
     return SpecError(f"metric 'nll' needs a density: the probability-flow ODE of a process with a Gaussian kernel, "
                      f"or an energy model with a learned normaliser; process '{kind}' has no kernel and objective "
-                     f"'{chosen['objective'].kind}' learns no normaliser", span, hint)
+                     f"'{chosen['objective'].kind}' learns no normaliser", span, fix, MISFIT)

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from ..components import registry
 from ..components.registry import Component, FamilyField
 from ..core.diagnostics import SpecError, SpecErrors
+from ..core.hints import SetKey, hint
 from ..core.ir import EvalIR, Node, ProgramIR, TrainIR
 from ..schema.messages import needs_error
 from .context import Context, SourceMap, component_of, lower_one
@@ -103,10 +104,12 @@ def check_eval(ev: Any, data_shape: tuple, source: SourceMap) -> None:
         if name in IMAGE_METRICS and not images:
             errors.append(SpecError(
                 f"metric '{name}' compares image features, but this data's samples have shape {tuple(data_shape)}",
-                source.span_of(("eval", "metrics", i)), f"for points use {', '.join(POINT_METRICS)}"))
+                source.span_of(("eval", "metrics", i)), f"for points use {', '.join(POINT_METRICS)}", code="E0301"))
         elif name == "is" and ev.features == "inception":
             errors.append(SpecError(
                 "metric 'is' needs class logits; the FID Inception network scorec uses gives pool features only",
-                source.span_of(("eval", "metrics", i)), "use features: classifier for the Inception Score"))
+                source.span_of(("eval", "metrics", i)),
+                hint("use ", SetKey(("eval", "features"), ("classifier",)), " for the Inception Score"),
+                code="E0301"))
     if errors:
         raise SpecErrors(errors)

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..components.options import MAX_COUNT, FieldError, PositiveInt, Section
+from ..core.hints import SetKey, hint
 
 # Exact divergences cost one backward pass per dimension; above this many dimensions `auto`
 # takes Hutchinson's estimator (`probes` backward passes, unbiased, with a variance of its own).
@@ -52,8 +53,8 @@ class NLLOptions(HeldOutOptions):
     def _ranges(self):
         if not 1 <= self.probes < MAX_COUNT:
             raise FieldError(("probes",), f"probes must be at least 1, got {self.probes}",
-                             "Hutchinson's estimator averages v^T (dv/dx) v over `probes` random vectors v; "
-                             "for no randomness use estimator: exact")
+                             hint("Hutchinson's estimator averages v^T (dv/dx) v over `probes` random vectors v; "
+                                  "for no randomness use ", SetKey(("estimator",), ("exact",))), "E0204")
         low, high = TOLERANCE_RANGE
         for name in ("rtol", "atol"):
             value = getattr(self, name)
@@ -61,7 +62,7 @@ class NLLOptions(HeldOutOptions):
                 raise FieldError((name,), f"{name} must be in [{low:g}, {high:g}], got {value:g}",
                                  f"dopri5 keeps each step's error within atol + rtol |x|: above {high:g} the "
                                  f"likelihood is inaccurate, below {low:g} the steps shrink to the float32 "
-                                 "network's round-off; score_sde's 1e-5 is the default")
+                                 "network's round-off; score_sde's 1e-5 is the default", "E0204")
         return self
 
     def estimator_for(self, dimension: int) -> str:

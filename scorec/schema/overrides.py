@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..core.diagnostics import LINE_BREAK, Span, SpecError, SpecErrors, kind_of
+from ..core.hints import hint
 from ..frontend.source import Document
 from ..frontend.yaml_loader import check_text, parse
 from .query import TAG_FIELDS, model_at
@@ -63,13 +64,13 @@ def apply_override(doc: Document, override: str, index: int) -> Document:
     file = f"--set #{index}"
     whole = Span(file, 1, 1, 1, max(2, len(override) + 1))
     if LINE_BREAK.search(override):
-        raise SpecError("an override must be on one line", whole, _SET_HINT)
+        raise SpecError("an override must be on one line", whole, _SET_HINT, code="E0601")
     try:
         check_text(override, file)  # the whole text: the path part is echoed in messages
     except SpecError as exc:
         raise _with_set_hint(exc) from None
     if "=" not in override:
-        raise SpecError(f"override '{override}' has no '='", whole, _SET_HINT)
+        raise SpecError(f"override '{override}' has no '='", whole, _SET_HINT, code="E0601")
     path_text, value_text = override.split("=", 1)
     segments = _parse_segments(path_text, file)
     value, value_doc = _parse_value(value_text, file, len(path_text) + 2)
@@ -91,7 +92,7 @@ def apply_override(doc: Document, override: str, index: int) -> Document:
 def _parse_segments(path_text: str, file: str) -> list[tuple[str, Span]]:
     """Split `a.b.0` into segments with their spans in the override text."""
     if not path_text.strip():
-        raise SpecError("override has an empty path before '='", Span(file, 1, 1, 1, 2), _SET_HINT)
+        raise SpecError("override has an empty path before '='", Span(file, 1, 1, 1, 2), _SET_HINT, code="E0601")
     segments = []
     col = 1
     for raw in path_text.split("."):
@@ -101,6 +102,7 @@ def _parse_segments(path_text: str, file: str) -> list[tuple[str, Span]]:
                 f"override path '{path_text}' has {what}",
                 Span(file, 1, col, 1, col + max(1, len(raw))),
                 _SET_HINT,
+                code="E0601",
             )
         segments.append((raw, Span(file, 1, col, 1, col + len(raw))))
         col += len(raw) + 1
@@ -122,13 +124,14 @@ def _parse_value(text: str, file: str, col: int) -> tuple[Any, Document]:
             "an override value must be a single value or a flow list like [1, 2]",
             value_doc.value_spans[()],
             _SET_HINT,
+            code="E0601",
         )
     return value, value_doc
 
 
 def _with_set_hint(error: SpecError) -> SpecError:
     """The error with the `--set` form appended to its hint."""
-    return replace(error, hint=f"{error.hint}; {_SET_HINT}" if error.hint else _SET_HINT)
+    return replace(error, hint=hint(error.hint, "; ", _SET_HINT) if error.hint else _SET_HINT)
 
 
 def _set_path(doc: Document, segments: list[tuple[str, Span]], value: Any) -> tuple:
@@ -144,6 +147,7 @@ def _set_path(doc: Document, segments: list[tuple[str, Span]], value: Any) -> tu
                     f" '{name}' is not an index into it",
                     span,
                     f"use an index from 0 to {len(node) - 1}; {_SET_HINT}" if node else _SET_HINT,
+                    code="E0602",
                 )
             key: Any = int(name)
         elif isinstance(node, dict):
@@ -154,6 +158,7 @@ def _set_path(doc: Document, segments: list[tuple[str, Span]], value: Any) -> tu
                 f"{kind_of(node)}, not a section",
                 span,
                 _SET_HINT,
+                code="E0602",
             )
         path += (key,)
         if last:

@@ -4,16 +4,18 @@ the frontend.
 * which pydantic model validates the mapping at a path (the union member its tag picks);
 * which key a section's kind word fills (`sample pc { }` -> `sampler: pc`);
 * the canonical order of a mapping's keys: the key naming its component first, then the
-  fields in the order the schema model declares them.
+  fields in the order the schema model declares them;
+* where a spec names the kind of a family's component (`sample.sampler`).
 
-The last two reach the `.score` loader and the printers as SPEC_LAYOUT (a
-frontend/layout.py Layout) that the caller hands them: parsing knows no schema.
+The last three reach the `.score` loader, the printers and the hints' writers as
+SPEC_LAYOUT (a frontend/layout.py Layout) that the caller hands them: parsing knows no schema.
 """
 
 from __future__ import annotations
 
 import types
 import typing
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -114,6 +116,25 @@ class SpecLayout:
         where = ".".join(map(str, path))
         return None, (f"section '{where}' takes no kind",
                       f"write `{path[-1]} {{ ... }}`, with its settings inside the braces")
+
+    @staticmethod
+    @lru_cache(maxsize=None)
+    def place_of(family: str) -> tuple | None:
+        """The path of the key that names a `family` component's kind, the first in the schema:
+        ("sample", "sampler"), ("model", "parameterization"), ("sample", "corrector", "kind")."""
+        todo: list[tuple[tuple, type[BaseModel]]] = [((), Spec)]
+        while todo:
+            path, model = todo.pop(0)
+            for name, info in model.model_fields.items():
+                here, found = path + (name,), family_of(info)
+                if found == family:
+                    fam = registry.FAMILIES[family]
+                    return here if fam.scalar else here + (fam.tag,)
+                if found is not None:
+                    todo += [(here, c.options) for c in registry.components(found).values()]
+                elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+                    todo.append((here, info.annotation))
+        return None
 
     def field_order(self, path: tuple, root: dict) -> list[str]:
         """Keys of the schema model at `path`: the key naming the component (kind, source,

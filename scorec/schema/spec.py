@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
 from ..components import registry
-from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section
+from ..components.options import NonNegativeInt, PositiveFloat, PositiveInt, Section, int_choice
 from ..components.registry import FamilyField
 from .likelihood import NLLOptions, VLBOptions
 
@@ -36,7 +36,8 @@ Condition = registry.union("condition")
 class ModelSpec(Section):
     parameterization: Parameterization = Field(
         default_factory=lambda: registry.default_kind("parameterization"), description="what the network outputs")
-    network: Network = Field(default_factory=lambda: registry.default_options("network"))
+    network: Network = Field(default_factory=lambda: registry.default_options("network"),
+                             description="the network: its architecture, or the exact score")
     # absent (not null) in the resolved spec when unset: an unconditional spec resolves as before
     condition: Annotated[Condition | None, FamilyField("condition")] = Field(
         None, exclude_if=lambda v: v is None, description="condition on the data's labels: {kind: class, dropout: 0.1}")
@@ -44,13 +45,13 @@ class ModelSpec(Section):
 
 class TrainSpec(Section):
     steps: PositiveInt = Field(10000, description="optimizer steps")
-    batch_size: PositiveInt = 512
+    batch_size: PositiveInt = Field(512, description="samples per optimizer step (over all processes)")
     lr: PositiveFloat = Field(2e-4, description="peak learning rate (Adam)")
     warmup: NonNegativeInt = Field(100, description="linear lr warm-up steps")
     weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = Field(0.0, description="AdamW decay")
     grad_clip: PositiveFloat | None = Field(1.0, description="max global grad norm; null turns clipping off")
     ema: Annotated[float, Field(ge=0, lt=1)] = Field(0.999, description="EMA decay of the weights")
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="fp32, or bf16 autocast of the loss")
     compile: bool = Field(True, description="torch.compile the loss step")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         "default", description="torch.compile's mode")
@@ -81,16 +82,16 @@ class EvalSpec(Section):
 class Spec(Section):
     """A whole spec, format version 1."""
 
-    scorec: Literal[1] = Field(..., description="format version")
+    scorec: int_choice(1) = Field(..., description="format version")
     name: str = Field(..., pattern=NAME_PATTERN, max_length=64, description="names the run directory")
-    seed: Annotated[int, Field(ge=0, lt=2**31)] = 0
-    data: Data
-    process: Process
-    model: ModelSpec = Field(default_factory=ModelSpec)
-    objective: Objective
-    train: TrainSpec = Field(default_factory=TrainSpec)
-    sample: Sampler
-    eval: EvalSpec = Field(default_factory=EvalSpec)
+    seed: Annotated[int, Field(ge=0, lt=2**31)] = Field(0, description="seeds data, training and sampling")
+    data: Data = Field(..., description="the training data")
+    process: Process = Field(..., description="the forward noising process")
+    model: ModelSpec = Field(default_factory=ModelSpec, description="the network and what it outputs")
+    objective: Objective = Field(..., description="the training loss (default: the process's own)")
+    train: TrainSpec = Field(default_factory=TrainSpec, description="the optimizer and its schedule")
+    sample: Sampler = Field(..., description="the sampler (default: the process's own)")
+    eval: EvalSpec = Field(default_factory=EvalSpec, description="how samples are judged")
 
 
 def json_schema() -> dict[str, Any]:
@@ -155,8 +156,9 @@ def _fill(model: type[BaseModel], raw: Any, traits: tuple[str, ...]) -> Any:
                 default = registry.default_kind(family, traits)
                 value = {tag: default, **value} if default is not None else value
             members = registry.components(family)
-            if isinstance(value, dict) and value.get(tag) in members:
-                value = _fill(members[value[tag]].options, value, traits)
+            kind = value.get(tag) if isinstance(value, dict) else None
+            if isinstance(kind, str) and kind in members:  # any other tag is validation's to report
+                value = _fill(members[kind].options, value, traits)
             out[name] = value
         elif isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
             out[name] = _fill(info.annotation, value, traits)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.diagnostics import Span, SpecError, SpecErrors
-from ..pipeline import in_score_words, is_score, load_document
+from ..pipeline import is_score, load_document
 from ..schema.query import SPEC_LAYOUT
 from ..schema.validate import validate
 
@@ -48,11 +48,8 @@ def format_spec(path: str | os.PathLike, to: str | None = None) -> Formatted:
     """The canonical text of the spec at `path` in format `to` (default: its own)."""
     source_format = format_of(path)
     to = to or source_format
-    try:
-        doc = load_document(path)
-        validate(doc)
-    except (SpecError, SpecErrors) as exc:
-        raise (in_score_words(exc) if source_format == SCORE else exc) from None
+    doc = load_document(path)
+    validate(doc)
     notes: list[str] = []
     text = _print(doc, source_format, to, notes)
     _check_lossless(doc, text, to, Path(path))
@@ -100,7 +97,7 @@ def _check_lossless(doc: Any, text: str, to: str, path: Path) -> None:
         again = None
     if again is None or not same_data(again, doc.data):
         raise SpecError(f"cannot write this spec losslessly as {to}", Span(str(path), 1, 1),
-                        "please report this spec: the formatter would have changed it")
+                        "please report this spec: the formatter would have changed it", code="E0701")
 
 
 def same_data(a: Any, b: Any) -> bool:

@@ -27,10 +27,18 @@ class ImageOptions(Section):
 
 
 def resolve_path(ctx, key: str, value: str) -> Path:
-    """A path as written in the spec, relative to the spec file's folder (else the working one)."""
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        return path
-    spec_file = Path(ctx.span(key).file)
-    base = spec_file.parent if spec_file.is_file() else Path.cwd()
-    return (base / path).resolve()
+    """A path as written in the spec, relative to the spec file's folder (else the working one).
+    Text no file system can name (a NUL byte, an unpaired surrogate, a name too long) is a
+    located error (E0003), not an exception of the first call that touches the file."""
+    try:
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            spec_file = Path(ctx.span(key).file)
+            base = spec_file.parent if spec_file.is_file() else Path.cwd()
+            path = (base / path).resolve()
+        path.exists()
+    except (OSError, ValueError, RuntimeError) as exc:  # (UnicodeEncodeError is a ValueError)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a character no file name holds"
+        raise ctx.error(key, f"this {key} cannot name a file: {reason.lower()}",
+                        "write the path of a file, relative to the spec file's folder", code="E0003") from None
+    return path

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..options import NonNegativeInt, PositiveInt
+from ..options import NonNegativeInt, PositiveInt, int_choice
 from ..registry import component
 from ._images import ImageNode, ImageOptions, resolve_path
 
@@ -36,7 +36,7 @@ class ImageFolderData(ImageOptions):
     source: Literal["image_folder"]
     path: str = Field(..., description="the folder (relative to the spec's folder), searched recursively")
     size: PositiveInt = Field(32, description="side of the square images after crop and resize")
-    channels: Literal[1, 3] = Field(3, description="1 grey, 3 RGB")
+    channels: int_choice(1, 3) = Field(3, description="1 grey, 3 RGB")
     test_every: PositiveInt = Field(10, description="every n-th file (sorted) is held out for testing")
     workers: NonNegativeInt = Field(4, description="DataLoader workers decoding images (0: in the training process)")
     labels: bool = Field(False, exclude_if=lambda v: v is False,
@@ -45,11 +45,12 @@ class ImageFolderData(ImageOptions):
     def lower(self, ctx) -> ImageFolderNode:
         path = resolve_path(ctx, "path", self.path)
         if not path.is_dir():
-            raise ctx.error("path", f"no folder {path}", "path is read relative to the spec file's folder")
+            raise ctx.error("path", f"no folder {path}", "path is read relative to the spec file's folder",
+                            code="E0003")
         found = sum(1 for p in path.rglob("*") if p.suffix.lower() in EXTENSIONS)
         if found < 2:
             raise ctx.error("path", f"{path} holds {found} image file(s); a train and a test split need 2",
-                            f"image files end in {', '.join(EXTENSIONS)}")
+                            f"image files end in {', '.join(EXTENSIONS)}", code="E0003")
         return ImageFolderNode(kind="image_folder", shape=(self.channels, self.size, self.size), hflip=self.hflip,
                                path=str(path), size=self.size, channels=self.channels, extensions=EXTENSIONS,
                                test_every=self.test_every, workers=self.workers,

@@ -69,21 +69,23 @@ class NpzData(ImageOptions):
     def lower(self, ctx) -> NpzNode:
         path = resolve_path(ctx, "path", self.path)
         if not path.is_file():
-            raise ctx.error("path", f"no file {path}", "path is read relative to the spec file's folder")
+            raise ctx.error("path", f"no file {path}", "path is read relative to the spec file's folder", code="E0003")
         try:
             shape, dtype = array_header(path, self.key)
         except KeyError as exc:
-            raise ctx.error("key", f"{path.name} has no array '{self.key}'", f"its arrays: {exc.args[0]}") from None
+            raise ctx.error("key", f"{path.name} has no array '{self.key}'", f"its arrays: {exc.args[0]}",
+                            code="E0003") from None
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise ctx.error("path", f"cannot read {path} as .npz: {exc}") from None
+            raise ctx.error("path", f"cannot read {path} as .npz: {exc}", code="E0003") from None
         layout = layout_of(shape)
         if layout is None:
             raise ctx.error("key", f"array '{self.key}' has shape {tuple(shape)}; images are (N, H, W), "
-                                   f"(N, H, W, C) or (N, C, H, W) with C in {CHANNELS}")
+                                   f"(N, H, W, C) or (N, C, H, W) with C in {CHANNELS}", code="E0003")
         if dtype.kind not in "uf" or (dtype.kind == "u" and dtype.itemsize != 1):
-            raise ctx.error("key", f"array '{self.key}' holds {dtype}; images are uint8 or float")
+            raise ctx.error("key", f"array '{self.key}' holds {dtype}; images are uint8 or float", code="E0003")
         if shape[0] < 2:
-            raise ctx.error("key", f"array '{self.key}' holds {shape[0]} image(s); a train and a test split need 2")
+            raise ctx.error("key", f"array '{self.key}' holds {shape[0]} image(s); a train and a test split need 2",
+                            code="E0003")
         if layout == "NHW":
             h, w, c = shape[1], shape[2], 1
         else:

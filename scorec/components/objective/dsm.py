@@ -10,6 +10,7 @@ from pydantic import Field
 
 from ...core import expr as E
 from ...core.diagnostics import SpecError
+from ...core.hints import SetKey, hint
 from ...core.expr_parser import parse_expr
 from ...core.ir import ObjectiveNode
 from ..options import Section
@@ -53,8 +54,9 @@ class DSMObjective(Section):
                            equation=f"E_t E_z {param.loss}")
         if not ctx.has("process", "continuous_time") and self.weighting not in LADDER_WEIGHTINGS:
             raise ctx.error("weighting", f"weighting '{self.weighting}' needs a continuous time t",
-                            f"on a ladder of noise levels use weighting: {', '.join((STANDARD,) + LADDER_WEIGHTINGS)} "
-                            "(sigma2 is NCSN's sigma_i^2)")
+                            hint("on a ladder of noise levels use ",
+                                 SetKey(("weighting",), (STANDARD,) + LADDER_WEIGHTINGS),
+                                 " (sigma2 is NCSN's sigma_i^2)"), "E0301")
         if self.weighting in NAMED_WEIGHTINGS:
             weight = NAMED_WEIGHTINGS[self.weighting]
         else:
@@ -79,6 +81,7 @@ def _check_process_funcs(weight: E.Expr, defined: set[str], kind: str, span) -> 
                 f"{call.func}(t) is not defined for process '{kind}'",
                 call.span or span,
                 f"process '{kind}' defines: {', '.join(sorted(defined))}",
+                code="E0402",
             )
 
 
@@ -100,4 +103,5 @@ def _check_positive(weight: E.Expr, process, span) -> None:
                 f"weighting is {problem} at t = {tk:.4g}{shown}",
                 span,
                 "lambda(t) must be a finite, non-negative weight on [t_eps, 1]",
+                code="E0404",
             )

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from ...core.hints import SetKey, hint
 from ...core.ir import ObjectiveNode
 from ..options import Section
 from ..registry import component
@@ -46,8 +47,8 @@ class FlowMatchingObjective(Section):
         if self.coupling == "ot" and batch > self.max_ot_batch:
             raise ctx.error("coupling", f"coupling ot pairs each batch by an exact assignment, O(n^3): a batch of "
                             f"{batch} takes too long a step (the limit max_ot_batch is {self.max_ot_batch})",
-                            f"set train.batch_size to at most {self.max_ot_batch}, use coupling: independent, "
-                            "or raise objective.max_ot_batch")
+                            hint(f"set train.batch_size to at most {self.max_ot_batch}, use ",
+                                 SetKey(("coupling",), ("independent",)), ", or raise objective.max_ot_batch"))
         pairing = "paired by minibatch optimal transport" if self.coupling == "ot" else "independent"
         return FlowMatchingNode(kind="flow_matching", coupling=self.coupling,
                                 equation=f"E_t E |u(x_t, t) - (alpha'(t) x_0 + sigma'(t) z)|^2, (x_0, z) {pairing}")

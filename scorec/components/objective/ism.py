@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from ...core.hints import hint
 from ...core.ir import ObjectiveNode
 from .. import registry
 from ..options import Section
@@ -39,8 +40,9 @@ class ISMObjective(Section):
                              & set(registry.satisfied_by("objective", ctx.chosen)))
             raise ctx.error("kind", f"ism's exact Hessian trace needs {dim} backward passes per batch "
                             f"(data of {dim} coordinates; max_dim is {self.max_dim})",
-                            (f"use objective kind: {', '.join(cheaper)} (cost independent of the dimension), "
-                             if cheaper else "") + "or raise objective.max_dim")
+                            hint(*(("use ", registry.choice("objective", cheaper),
+                                    " (cost independent of the dimension), ") if cheaper else ()),
+                                 "or raise objective.max_dim"))
         weighted, expectation = weighting(ctx)
         return ISMNode(kind="ism", weighted=weighted, max_dim=self.max_dim,
                        equation=expectation + "[1/2 |score(x, t)|^2 + tr(grad_x score(x, t))]")

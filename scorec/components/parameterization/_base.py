@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ...core import expr as E
 from ...core.diagnostics import SpecError
+from ...core.hints import hint
 from ...core.ir import ParameterizationNode
 from .. import registry
 
@@ -34,4 +35,5 @@ def needs_noise(options, ctx, what: str) -> None:
     fitting = registry.fitting("parameterization", {"parameterization": ("density_model",)})
     raise SpecError(f"parameterization '{options.kind}' {what}, and process '{ctx.chosen['process'].kind}' "
                     "has no noise (sigma = 0)", ctx.span(),
-                    f"use {registry.choice('parameterization', fitting)} (a model of the data density itself)")
+                    hint("use ", registry.choice("parameterization", fitting), " (a model of the data density itself)"),
+                    "E0301")

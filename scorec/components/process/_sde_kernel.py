@@ -67,7 +67,7 @@ def _quadrature(a: E.Expr, b: E.Expr, g: E.Expr, shifted: bool, span: Span) -> t
         if not np.all(np.isfinite(values)):
             bad = coarse[np.argmax(~np.isfinite(values))]
             raise SpecError(f"the kernel's {name} is not finite at t = {bad:.4g}", span,
-                            "check that the drift and diffusion are finite on [0, 1]")
+                            "check that the drift and diffusion are finite on [0, 1]", code="E0502")
     step = FINE // TABLE_GRID
 
     def table(name: str, doc: str, values, slopes) -> KernelTable:

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from ...core import expr as E
 from ...core.diagnostics import SpecError, did_you_mean
+from ...core.hints import hint
 from ...core.ir import Constant, ProcessNode
 from ..options import Probability, Section, ordered
 from .. import registry
@@ -69,7 +70,8 @@ class DiscreteProcess(Section):
                              & set(registry.satisfied_by("parameterization", ctx.chosen)))
             raise ctx.error("zero_terminal_snr", "zero_terminal_snr makes alpha_bar_N = 0, where parameterization "
                             f"'{ctx.chosen['parameterization'].kind}' gives no x_0: x_0 = (x - sigma eps) / alpha "
-                            "divides by zero", f"use {registry.choice('parameterization', fitting)} (Lin et al. train v)")
+                            "divides by zero", hint("use ", registry.choice("parameterization", fitting),
+                                                    " (Lin et al. train v)"), "E0301")
         return dataclasses.replace(node, zero_terminal_snr=True,
                                    equation=node.equation + ",  rescaled to a zero terminal SNR (alpha_bar_N = 0)")
 
@@ -116,7 +118,7 @@ class DiscreteProcess(Section):
             if self.schedule.strip().isidentifier() and self.schedule.strip() not in ("i", "N"):
                 raise SpecError(f"unknown schedule '{self.schedule}'", ctx.span("schedule"),
                                 did_you_mean(self.schedule, NAMED) or f"one of: {', '.join(NAMED)}, "
-                                "an expression in i and N, or {alpha_bar: expression}")
+                                "an expression in i and N, or {alpha_bar: expression}", code="E0206")
             beta = _schedule_expr(self.schedule, span)
             _check_betas(beta, self.timesteps, span)
             return MarkovChainNode(
@@ -165,7 +167,7 @@ def _check_betas(beta: E.Expr, steps: int, span) -> None:
     if bad.any():
         k = int(np.argmax(bad))
         raise SpecError(f"the schedule leaves (0, 1): beta_{int(index[k])} = {values[k]:.6g}", span,
-                        "every beta_i, i = 1..N, must lie strictly between 0 and 1")
+                        "every beta_i, i = 1..N, must lie strictly between 0 and 1", code="E0404")
 
 
 def _check_alpha_bar(f: E.Expr, steps: int, span) -> None:
@@ -175,7 +177,7 @@ def _check_alpha_bar(f: E.Expr, steps: int, span) -> None:
     index, values = _values(f, 0, steps)
     if not (np.isfinite(values[0]) and values[0] > 0):
         raise SpecError(f"alpha_bar at i = 0 must be positive (it normalises the schedule), got {values[0]:.6g}",
-                        span, "e.g. cos((i / N + 0.008) / 1.008 * pi / 2)**2")
+                        span, "e.g. cos((i / N + 0.008) / 1.008 * pi / 2)**2", code="E0404")
     ab = values / values[0]
     with np.errstate(all="ignore"):
         betas = 1 - ab[1:] / ab[:-1]
@@ -183,4 +185,4 @@ def _check_alpha_bar(f: E.Expr, steps: int, span) -> None:
     if bad.any():
         k = int(np.argmax(bad))
         raise SpecError(f"alpha_bar must decrease from 1 and stay >= 0: beta_{k + 1} = {betas[k]:.6g}", span,
-                        "alpha_bar_i = f(i) / f(0) must fall strictly with i, i = 0..N")
+                        "alpha_bar_i = f(i) / f(0) must fall strictly with i, i = 0..N", code="E0404")

@@ -25,6 +25,7 @@ from pydantic import Field
 
 from ...core import expr as E
 from ...core.diagnostics import Span, SpecError, did_you_mean
+from ...core.hints import DefineHelper, hint
 from ...core.expr_parser import parse_expr
 from ...core.ir import Constant, Definition
 from ...core.sde_equation import parse_sde_equation
@@ -107,7 +108,7 @@ class SDEProcess(Section):
         prior_mean = by_name["mean_shift"](1.0) if shifted else 0.0
         if not prior_std > 0:
             raise SpecError("the SDE adds no noise: its kernel's variance at t = 1 is 0", diffusion_span,
-                            "the diffusion term must be non-zero somewhere on [0, 1]")
+                            "the diffusion term must be non-zero somewhere on [0, 1]", code="E0502")
         return AffineGaussianSDENode(
             kind="sde", equation=" ".join(self.equation.split()), constants=constants,
             definitions=tuple(definitions), drift_coef=coef, prior_std=prior_std,
@@ -122,10 +123,12 @@ class SDEProcess(Section):
             key_span = ctx.source.span_of(ctx.path + ("where", name), key=True)
             if not HELPER_NAME.match(name) or keyword.iskeyword(name):
                 raise SpecError(f"helper name '{name}' is not a valid function name", key_span,
-                                "use lowercase letters, digits and '_', starting with a letter, e.g. beta")
+                                "use lowercase letters, digits and '_', starting with a letter, e.g. beta",
+                                code="E0503")
             if name in _RESERVED and name != "beta":
                 raise SpecError(f"helper name '{name}' is taken", key_span,
-                                "the process defines alpha, sigma, g and the like itself; choose another name")
+                                "the process defines alpha, sigma, g and the like itself; choose another name",
+                                code="E0503")
             span = ctx.text_span("where", name) or ctx.span("where", name)
             try:
                 out[name] = parse_expr(text, span, variables=("t",), functions=set(E.ELEMENTARY) | names)
@@ -140,9 +143,8 @@ def _undefined_helper(exc: SpecError, helpers) -> SpecError:
     if not m:
         return exc
     name = m.group(1)
-    hint = did_you_mean(name, [*helpers, *E.ELEMENTARY]) or (
-        f"define it under `where:`, e.g. where: {{{name}: \"0.1 + 19.9 * t\"}}")
-    return SpecError(f"undefined helper function '{name}'", exc.span, hint)
+    advice = did_you_mean(name, [*helpers, *E.ELEMENTARY]) or hint("define it ", DefineHelper(name, "0.1 + 19.9 * t"))
+    return SpecError(f"undefined helper function '{name}'", exc.span, advice, "E0503")
 
 
 def _dependency_order(helpers: dict[str, E.Expr], ctx) -> list[str]:
@@ -156,7 +158,8 @@ def _dependency_order(helpers: dict[str, E.Expr], ctx) -> list[str]:
         if state.get(name) == 1:
             cycle = " -> ".join(chain[chain.index(name):] + [name])
             raise SpecError(f"helper functions call each other in a cycle: {cycle}",
-                            ctx.source.span_of(ctx.path + ("where", name), key=True), "a helper is a formula in t")
+                            ctx.source.span_of(ctx.path + ("where", name), key=True), "a helper is a formula in t",
+                            code="E0503")
         state[name] = 1
         for call in E.call_nodes(helpers[name]):
             if call.func in helpers:
@@ -194,7 +197,7 @@ _NO_KERNEL = "without an affine drift a(t) x + b(t) and a diffusion free of x, x
 
 def _not_affine(node: E.Expr, why: str, fallback: Span) -> SpecError:
     return SpecError(f"the drift is not affine in x: {why}, so the SDE has no Gaussian kernel",
-                     node.span or fallback, _NO_KERNEL)
+                     node.span or fallback, _NO_KERNEL, code="E0502")
 
 
 def _affine(e: E.Expr, span: Span) -> tuple[E.Expr, E.Expr]:
@@ -267,4 +270,4 @@ def _free_of_x(e: E.Expr, span: Span) -> None:
     if _has_x(e):
         node = _first_x(e)
         raise SpecError("the diffusion depends on x, so the SDE has no Gaussian kernel", node.span or span,
-                        "the diffusion must be a function of t alone, e.g. sqrt(beta(t))")
+                        "the diffusion must be a function of t alone, e.g. sqrt(beta(t))", code="E0502")

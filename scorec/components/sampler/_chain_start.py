@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ...core.hints import SetKey, hint
 from ...core.ir import SamplerNode
 from ..options import FieldError, PositiveFloat
 from ._base import SamplerOptions
@@ -46,7 +47,7 @@ class ChainStartOptions(SamplerOptions):
         for name, mode in (("init_low", "uniform"), ("init_high", "uniform"), ("init_noise", "data")):
             if getattr(self, name) is not None and self.init != mode:
                 raise FieldError((name, "init"), f"{name} applies to init: {mode} (got init: {self.init})",
-                                 f"set init: {mode}, or remove {name}")
+                                 hint("set ", SetKey(("init",), (mode,)), f", or remove {name}"))
         if (self.init_low is None) != (self.init_high is None):
             missing = "init_high" if self.init_high is None else "init_low"
             raise FieldError((missing,), "a uniform box needs both init_low and init_high, or neither "

@@ -84,7 +84,7 @@ class GridSamplerOptions(SamplerOptions):
             fits = [k.name for k in KINDS.values() if k.needs is None or ctx.has("process", k.needs)]
             raise SpecError(f"grid '{kind.name}' does not apply to process '{ctx.chosen['process'].kind}': "
                             f"it needs {_phrase(kind.needs)}", ctx.span("grid", "kind"),
-                            f"grids for this process: {', '.join(fits)}")
+                            f"grids for this process: {', '.join(fits)}", code="E0301")
         if self.steps < min_steps:
             raise ctx.error("steps", f"sample.steps ({self.steps}) is too few for sampler '{self.sampler}'",
                             f"use at least {min_steps} steps")

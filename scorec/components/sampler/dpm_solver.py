@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..options import PositiveInt
+from ...core.hints import SetKey, hint
+from ..options import PositiveInt, int_choice
 from ..registry import component
 from ._grid import GridSamplerNode, GridSamplerOptions
 
@@ -29,7 +30,7 @@ class DPMSolverSampler(GridSamplerOptions):
 
     sampler: Literal["dpm_solver"]
     steps: PositiveInt = Field(10, description="network evaluations (the last step goes to the data)")
-    order: Literal[1, 2, 3] = Field(2, description="multistep order: 2 (2M) or 3 (3M); 1 is DDIM")
+    order: int_choice(1, 2, 3) = Field(2, description="multistep order: 2 (2M) or 3 (3M); 1 is DDIM")
     variant: Literal[(ODE, SDE)] = Field(ODE, description="ode: DPM-Solver++; sde: SDE-DPM-Solver++ "
                                                               "(fresh noise each step)")
     lower_order_final: bool = Field(True, description="below 15 steps, the last two steps use orders 1 and 2 "
@@ -39,6 +40,7 @@ class DPMSolverSampler(GridSamplerOptions):
         self.check_order(ctx, self.order)
         if self.variant == SDE and self.grid is not None and self.grid.kind == "optimized":
             raise ctx.error("grid", "grid 'optimized' is fitted to a deterministic solver, and variant 'sde' "
-                                    "draws fresh noise each step", "use variant: ode with the optimized grid")
+                                    "draws fresh noise each step",
+                            hint("use ", SetKey(("variant",), (ODE,)), " with the optimized grid"))
         return DPMSolverNode(**self.grid_fields(ctx, nfe=self.steps), order=self.order, stochastic=self.variant == SDE,
                              lower_order_final=self.lower_order_final)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ...core.hints import SetKey, hint
 from ..options import NonNegativeFloat, PositiveFloat, PositiveInt
 from ..registry import component
 from ._grid import GridSamplerNode, GridSamplerOptions
@@ -37,7 +38,7 @@ class EDMSampler(GridSamplerOptions):
     def lower(self, ctx) -> EDMNode:
         if self.churn > 0 and self.grid is not None and self.grid.kind == "optimized":
             raise ctx.error("grid", "grid 'optimized' is fitted to a deterministic solver, and churn adds noise",
-                            "use churn: 0 with the optimized grid")
+                            hint("use ", SetKey(("churn",), (0,)), " with the optimized grid"))
         nfe = 2 * self.steps - (1 if self.denoise else 0)
         return EDMNode(**self.grid_fields(ctx, nfe=nfe), churn=self.churn, s_tmin=self.s_tmin, s_tmax=self.s_tmax,
                        s_noise=self.s_noise)

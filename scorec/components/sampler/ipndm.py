@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..options import PositiveInt
+from ..options import PositiveInt, int_choice
 from ..registry import component
 from ._grid import GridSamplerNode, GridSamplerOptions
 
@@ -23,7 +23,7 @@ class IPNDMSampler(GridSamplerOptions):
 
     sampler: Literal["ipndm"]
     steps: PositiveInt = Field(10, description="network evaluations (the last step goes to the data)")
-    order: Literal[1, 2, 3, 4] = Field(4, description="Adams-Bashforth order (1 is Euler)")
+    order: int_choice(1, 2, 3, 4) = Field(4, description="Adams-Bashforth order (1 is Euler)")
 
     def default_grid(self, ctx) -> str:
         return "linspace" if ctx.has("process", "discrete_time") else "karras"

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..options import PositiveInt
+from ..options import PositiveInt, int_choice
 from ..registry import component
 from ._grid import GridSamplerNode, GridSamplerOptions
 
@@ -25,7 +25,7 @@ class UniPCSampler(GridSamplerOptions):
 
     sampler: Literal["unipc"]
     steps: PositiveInt = Field(10, description="network evaluations (the last step goes to the data)")
-    order: Literal[1, 2, 3] = Field(2, description="predictor order (the corrector adds one)")
+    order: int_choice(1, 2, 3) = Field(2, description="predictor order (the corrector adds one)")
     lower_order_final: bool = Field(True, description="the last steps use order at most steps left "
                                                       "(as diffusers' lower_order_final)")
 
