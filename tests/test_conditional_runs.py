@@ -131,7 +131,7 @@ def test_bad_conditional_input_is_a_located_error_and_writes_nothing(case, tmp_p
     out = tmp_path / "run"
     result = invoke("run", GMM_CFG, *overrides, "--out", out, "--device", "cpu")
     assert result.exit_code == 2 and words in result.stderr, result.stderr
-    assert "error:" in result.stderr and "hint:" in result.stderr and "Traceback" not in result.stderr
+    assert ": error[E" in result.stderr and "hint:" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
 
 
