@@ -699,6 +699,28 @@ def tensor_batches(data, batch, generator, device):
         yield data[torch.randint(len(data), (batch,), generator=generator, device=device)]
 
 
+def labelled_batches(data, labels, batch, generator, device):
+    """Endless training batches (examples, their labels) drawn with `generator` from data held on the device."""
+    data, labels = torch.as_tensor(data).to(device), torch.as_tensor(labels, dtype=torch.long).to(device)
+    while True:
+        index = torch.randint(len(data), (batch,), generator=generator, device=device)
+        yield data[index], labels[index]
+
+
+class LabelledDataset(torch.utils.data.Dataset):
+    """A Dataset's items paired with their labels: item i is (dataset[i], labels[i])."""
+
+    def __init__(self, dataset, labels):
+        self.dataset, self.labels = dataset, torch.as_tensor(labels, dtype=torch.long)
+        self.workers = getattr(dataset, "workers", 0)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        return self.dataset[index], self.labels[index]
+
+
 def streamed_batches(dataset, batch, device, seed):
     """Endless training batches of a Dataset larger than memory, streamed by DataLoader workers
     (its `workers` attribute) from this process's shard (items rank, rank + world, ...), sampled with
@@ -711,8 +733,11 @@ def streamed_batches(dataset, batch, device, seed):
                                              generator=torch.Generator().manual_seed(seed))
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers,
                                          pin_memory=device.type == "cuda", persistent_workers=workers > 0)
-    for x in loader:
-        yield x.to(device, non_blocking=True)
+    for x in loader:  # a tensor, or [examples, labels] from a LabelledDataset
+        if torch.is_tensor(x):
+            yield x.to(device, non_blocking=True)
+        else:
+            yield [part.to(device, non_blocking=True) for part in x]
 
 
 def share_of_batch(batch_size, world):
@@ -737,6 +762,7 @@ class SampleShare:
         self.mine = range(self.rank, len(self.sizes), self.world)
         self.total = sum(self.sizes[index] for index in self.mine)
         self.drawn, self.stats, self.nfe, self.done = {}, {}, 0, 0
+        self.labels = {}  # a conditional model's: the label each sample asked for, by batch
 
     def __iter__(self):
         """(size, generator, progress) of each of this process's batches; progress(step, x) is the
@@ -748,11 +774,14 @@ class SampleShare:
                 if step % max(1, self.steps // 50) == 0:
                     self.log(event="sample_progress", fraction=(self.done + size * step / self.steps) / self.total)
 
-            self.index = index
+            self.index, self.start = index, sum(self.sizes[:index])  # the batch's first sample is sample `start`
             yield size, batch_generator(self.seed, index, self.device), progress
 
-    def keep(self, x, model):
-        """Batch x is drawn: its samples, and what the model counted (NFE, a sampler's stats by name)."""
+    def keep(self, x, model, labels=None):
+        """Batch x is drawn: its samples, what the model counted (NFE, a sampler's stats by name), and the
+        labels its samples asked for (a conditional model)."""
+        if labels is not None:
+            self.labels[self.index] = labels.cpu().numpy()
         for key, value in model.stats.items():  # averaged over samples: stat_<name> in samples.npz
             self.stats[key] = self.stats.get(key, 0.0) + float(value) * len(x)
         self.drawn[self.index] = x.float().cpu().numpy()
@@ -760,19 +789,24 @@ class SampleShare:
         self.done += len(x)
         self.log(event="sample", done=round(self.n * self.done / self.total), total=self.n, nfe=model.nfe)
 
-    def write(self, path):
-        """Every process's batches on rank 0, in batch order, written to `path` (samples, nfe and the
-        stats averaged over samples). Returns what the sample_done event says; None on the other ranks."""
-        parts = gather_on_rank0({"batches": self.drawn, "stats": self.stats, "nfe": self.nfe})
+    def write(self, path, **arrays):
+        """Every process's batches on rank 0, in batch order, written to `path` (samples, nfe, the stats
+        averaged over samples, a conditional model's labels, and `arrays`: what else the program records).
+        Returns what the sample_done event says; None on the other ranks."""
+        parts = gather_on_rank0({"batches": self.drawn, "stats": self.stats, "nfe": self.nfe, "labels": self.labels})
         if parts is None:
             return None
         batches = {index: x for part in parts for index, x in part["batches"].items()}
         samples = np.concatenate([batches[index] for index in range(len(self.sizes))])
         nfe = max(part["nfe"] for part in parts)  # the same in every batch (0 for a rank left without one)
         keys = sorted({key for part in parts for key in part["stats"]})
-        means = {f"stat_{key}": np.array(sum(part["stats"].get(key, 0.0) for part in parts) / len(samples))
+        extra = {f"stat_{key}": np.array(sum(part["stats"].get(key, 0.0) for part in parts) / len(samples))
                  for key in keys}
-        atomic_savez(path, samples=samples, nfe=np.array(nfe), **means)
+        labels = {index: y for part in parts for index, y in part["labels"].items()}
+        if labels:  # sample i asked for labels[i]
+            extra["labels"] = np.concatenate([labels[index] for index in range(len(self.sizes))])
+        extra.update({key: np.asarray(value) for key, value in arrays.items()})
+        atomic_savez(path, samples=samples, nfe=np.array(nfe), **extra)
         return {"n": len(samples), "nfe": nfe, "finite": bool(np.isfinite(samples).all())}
 
 

@@ -109,7 +109,10 @@ def test_every_example_trains_and_samples(name, tmp_path):
     data = np.load(tmp_path / "samples.npz")
     assert data["samples"].shape == (64, *ir.data.shape)
     assert np.isfinite(data["samples"]).all()
-    assert int(data["nfe"]) == small.sampler.nfe  # the lowering's NFE count is what the sampler did
+    if small.sampler.nfe:  # the lowering's NFE count is what the sampler did
+        assert int(data["nfe"]) == small.sampler.nfe
+    else:  # 0: counted when sampling (an adaptive step, a guidance interval: tests/test_guidance.py)
+        assert int(data["nfe"]) > 0
 
 
 @pytest.mark.parametrize("name", ALL_EXAMPLES)

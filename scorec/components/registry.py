@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Callable, Literal, Union
 
 from pydantic import BaseModel, Discriminator, Field, Tag
@@ -49,7 +49,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         "mixture": Trait("a Gaussian-mixture data source", ("GMM_WEIGHTS", "GMM_MEANS", "GMM_STDS")),
         # PIXEL_LEVELS: the levels k of a channel, held as 2k / (PIXEL_LEVELS - 1) - 1 in [-1, 1] (bits/dim)
         "images": Trait("an image data source", ("augment", "PIXEL_LEVELS")),
-        "labelled": Trait("a labelled data source (classifier features, IS)", ("load_labels",)),
+        "labelled": Trait("a labelled data source (class labels: classifier features, IS, conditional models)",
+                          ("load_labels",)),
         # load_data gives a torch Dataset (larger than memory), not an array: train.py streams it
         # through DataLoader workers (the Dataset's `workers` attribute)
         "streamed": Trait("a data source streamed from disk"),
@@ -72,7 +73,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
                # alpha(t) + sigma(t) = 1, linear in t: ipndm's default grid is uniform in t there
                "straight_path": Trait("a straight path x_t = (1 - t) x_0 + t z"),
            }),
-    Family("network", "kind", ("build_network",), ("data", "process", "parameterization"), traits={
+    # what a conditional model is conditioned on (model.condition; optional): the embedding the networks add
+    # to their time embedding, its null value (the unconditional model), and the training dropout to it
+    Family("condition", "kind", ("CONDITION_DROPOUT", "ConditionEmbedding", "null_condition", "drop_condition"),
+           ("data",)),
+    Family("network", "kind", ("build_network",), ("data", "process", "parameterization", "condition"), traits={
         "exact": Trait("an exact (analytic) score"),
         # train.distributed: fsdp shards the weights block by block: network_blocks(net) names the blocks
         "shardable": Trait("a network FSDP can shard block by block", ("network_blocks",)),
@@ -98,6 +103,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         # the objective trains log Z with the energy: setup_objective registers a scalar parameter
         # `log_z` on the network, and log p(x) = -E(x) - log_z is a normalized density
         "normalized": Trait("an objective that leaves the model normalized (a learned log_z)"),
+        # the model is evaluated at the batch's own examples only, each once (no negatives, no noise
+        # samples beside them): a conditional model's labels follow the examples
+        "per_example": Trait("an objective that evaluates the model at its batch's own examples"),
     }),
     Family("predictor", "kind", ("predictor",), ("process", "parameterization"), scalar=True),
     Family("corrector", "kind", ("corrector",), ("process", "parameterization")),
@@ -121,6 +129,13 @@ class Component:
     accepts_null: bool  # `key: null` in a spec chooses this component
     template: str
     module: str
+    # traits provided only when an option is set: {trait: option} (npz's labelled with label_key)
+    when: dict[str, str] = field(default_factory=dict)
+
+    def provided(self, options: Any) -> "Component":
+        """This component as chosen with `options`: its traits plus those its options switch on."""
+        extra = tuple(t for t, key in self.when.items() if getattr(options, key, None))
+        return replace(self, traits=self.traits + extra) if extra else self
 
     @property
     def fragment_names(self) -> tuple[str, ...]:
@@ -134,13 +149,14 @@ _REGISTRY: dict[str, dict[str, Component]] = {name: {} for name in FAMILIES}
 
 def component(family: str, *, needs: dict[str, tuple[str, ...]] | None = None, traits: tuple[str, ...] = (),
               default_for: tuple[str, ...] = (), default: bool = False, accepts_null: bool = False,
-              template: str | None = None) -> Callable[[type], type]:
-    """Class decorator registering an options model as a component of `family`."""
+              template: str | None = None, when: dict[str, str] | None = None) -> Callable[[type], type]:
+    """Class decorator registering an options model as a component of `family`. `when`: traits the
+    component provides only where an option of it is set, {trait: option name}."""
     fam = FAMILIES[family]
 
     def register(options: type) -> type:
         kind = _tag_of(options, fam.tag)
-        for t in traits:
+        for t in (*traits, *(when or {})):
             if t not in fam.traits:
                 raise TypeError(f"{options.__name__}: family {family} has no trait {t!r}")
         for other, wanted in (needs or {}).items():
@@ -152,7 +168,7 @@ def component(family: str, *, needs: dict[str, tuple[str, ...]] | None = None, t
         _REGISTRY[family][kind] = Component(
             family=family, kind=kind, options=options, needs=dict(needs or {}), traits=tuple(traits),
             default_for=tuple(default_for), default=default, accepts_null=accepts_null,
-            template=template or f"{family}/{kind}.py.j2", module=options.__module__,
+            template=template or f"{family}/{kind}.py.j2", module=options.__module__, when=dict(when or {}),
         )
         return options
 
@@ -246,6 +262,11 @@ def fitting(family: str, needed: dict[str, tuple[str, ...]]) -> list[str]:
     """Kinds of `family` that provide every trait in needed[family]."""
     wanted = set(needed.get(family, ()))
     return sorted(c.kind for c in components(family).values() if wanted <= set(c.traits))
+
+
+def fitting_when(family: str, trait: str) -> list[tuple[str, str]]:
+    """(kind, option) of the components of `family` that provide `trait` where that option is set."""
+    return sorted((c.kind, c.when[trait]) for c in components(family).values() if trait in c.when)
 
 
 def satisfied_by(family: str, chosen: dict[str, Component]) -> list[str]:

@@ -52,6 +52,10 @@ class DataNode(Node):
     family: ClassVar[str] = "data"
     shape: tuple[int, ...]  # shape of one sample
 
+    def classes(self) -> int | None:
+        """How many class labels the data has (labels 0 .. classes - 1); None: unlabelled."""
+        return None
+
 
 @dataclass(frozen=True, kw_only=True)
 class ProcessNode(Node):
@@ -65,6 +69,14 @@ class ProcessNode(Node):
     def env(self) -> dict[str, float]:
         """Values of the named constants, for evaluating Exprs at compile time."""
         return {c.name: float(c.value) for c in self.constants}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConditionNode(Node):
+    """What a conditional model is conditioned on (model.condition)."""
+
+    family: ClassVar[str] = "condition"
+    dropout: float  # share of training conditions replaced by the null one (classifier-free guidance)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,8 +114,11 @@ class SamplerNode(Node):
     n: int
     batch_size: int
     final_denoise: bool  # finish with Tweedie's denoiser at the grid's last time
-    nfe: int  # network evaluations per sample, counted by the lowering
+    nfe: int  # network evaluations per sample, counted by the lowering (0: counted when sampling)
     grid: str  # how the time grid is laid out, in words
+    # a conditional model's sampling: the labels asked for and classifier-free guidance (absent otherwise)
+    labels: Any = dataclasses.field(default=None, metadata={"absent": True})
+    guidance: Any = dataclasses.field(default=None, metadata={"absent": True})
 
 
 @dataclass(frozen=True)
@@ -175,6 +190,7 @@ class ProgramIR:
     sampler: SamplerNode
     eval: EvalIR
     version: int = IR_VERSION
+    condition: ConditionNode | None = dataclasses.field(default=None, metadata={"absent": True})
 
     @property
     def trains(self) -> bool:
@@ -186,12 +202,18 @@ class ProgramIR:
         return {name: value for name, value in values.items() if isinstance(value, Node)}
 
 
+def present_fields(node: Any) -> list[dataclasses.Field]:
+    """A node's fields, less the optional ones it leaves out (metadata "absent": a field that is
+    None is not there at all, so an unconditional program's IR and hashes are what they were)."""
+    return [f for f in dataclasses.fields(node) if not (f.metadata.get("absent") and getattr(node, f.name) is None)]
+
+
 def to_json(node: Any) -> Any:
     """JSON form of any IR node; Exprs print as readable text."""
     if isinstance(node, E.EXPR_TYPES):
         return E.to_text(node)
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        return {f.name: to_json(getattr(node, f.name)) for f in dataclasses.fields(node)}
+        return {f.name: to_json(getattr(node, f.name)) for f in present_fields(node)}
     if isinstance(node, (tuple, list)):
         return [to_json(x) for x in node]
     return node
@@ -211,7 +233,7 @@ def spec_hash(ir: ProgramIR) -> str:
 # and which trackers see it.
 _SCHEDULE_FIELDS = ("steps", "checkpoint_every", "log_every", "distributed", "log")
 # What the trained weights depend on.
-_TRAINING_PARTS = ("version", "seed", "data", "process", "network", "parameterization", "objective")
+_TRAINING_PARTS = ("version", "seed", "data", "process", "condition", "network", "parameterization", "objective")
 
 
 def training_hash(ir: ProgramIR) -> str:
@@ -221,6 +243,6 @@ def training_hash(ir: ProgramIR) -> str:
     train = to_json(ir.train) if ir.train is not None else None
     if train is not None:
         train = {k: v for k, v in train.items() if k not in _SCHEDULE_FIELDS}
-    parts = {name: to_json(getattr(ir, name)) for name in _TRAINING_PARTS}
+    parts = {name: to_json(getattr(ir, name)) for name in _TRAINING_PARTS if getattr(ir, name) is not None}
     parts["train"] = train
     return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -155,6 +155,7 @@ def view_model(ir: ProgramIR) -> dict:
         "training_hash": training_hash(ir),
         "train": view(ir.train),
         "eval": view(ir.eval),
+        "condition": None,  # an unconditional model's; a conditional one's node replaces it
         **{family: view(node) for family, node in ir.components().items()},
     }
 

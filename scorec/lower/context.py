@@ -40,7 +40,12 @@ class Context:
         return self.lowered["process"]
 
     def has(self, family: str, trait: str) -> bool:
-        return trait in self.chosen[family].traits
+        return family in self.chosen and trait in self.chosen[family].traits
+
+    @property
+    def condition(self) -> Any:
+        """The condition's node (model.condition), None for an unconditional model."""
+        return self.lowered.get("condition")
 
     def span(self, *keys) -> Span:
         return self.source.span_of(self.path + keys)

@@ -24,6 +24,7 @@ from .evaluation import lower_eval
 SECTIONS: dict[str, tuple] = {
     "data": ("data",),
     "process": ("process",),
+    "condition": ("model", "condition"),  # optional: absent for an unconditional model
     "network": ("model", "network"),
     "parameterization": ("model", "parameterization"),
     "objective": ("objective",),
@@ -52,12 +53,12 @@ def nested_components(options: Any, path: tuple) -> Iterator[tuple[tuple, str, A
 def check_needs(spec: Any, chosen: dict[str, Component], source: SourceMap) -> None:
     """Every chosen component's declared needs against the components chosen beside it."""
     errors = []
-    placed = [(SECTIONS[f], f, _at(spec, SECTIONS[f])) for f in SECTIONS]
+    placed = [(SECTIONS[f], f, _at(spec, SECTIONS[f])) for f in chosen]
     placed += [n for p, _, opts in list(placed) for n in nested_components(opts, p)]
     for path, family, options in placed:
         comp = component_of(family, options)
         for other, traits in comp.needs.items():
-            missing = [t for t in traits if t not in chosen[other].traits]
+            missing = [t for t in traits if other in chosen and t not in chosen[other].traits]
             if missing:
                 tag = () if registry.FAMILIES[family].scalar else (registry.FAMILIES[family].tag,)
                 errors.append(needs_error(comp, other, missing[0], chosen, source.span_of(path + tag)))
@@ -70,11 +71,13 @@ def lower(spec: Any, source: SourceMap, checking: bool = False) -> ProgramIR:
 
     checking: the IR is only validated, never emitted (scorec check), so a component may skip
     work that finds no errors, such as searching for a closed form it would otherwise emit."""
-    chosen = {f: component_of(f, _at(spec, path)) for f, path in SECTIONS.items()}
+    present = {f: path for f, path in SECTIONS.items() if _at(spec, path) is not None}
+    # each as chosen: with the traits its options switch on (npz data with a label_key is labelled)
+    chosen = {f: component_of(f, _at(spec, path)).provided(_at(spec, path)) for f, path in present.items()}
     check_needs(spec, chosen, source)
     check_sharding(spec, chosen, source)
     lowered: dict[str, Node] = {}
-    for family, path in SECTIONS.items():
+    for family, path in present.items():
         ctx = Context(source, path[:-1], lowered, chosen, checking, spec.train)
         lowered[family] = lower_one(_at(spec, path), family, ctx, path[-1])
     exact = "exact" in chosen["network"].traits

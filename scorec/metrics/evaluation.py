@@ -73,9 +73,9 @@ def _cannot_launch(name: str, total: int) -> None:
     raise RuntimeError(f"this evaluation runs no emitted program ({name}.py): pass Evaluation(launch=...)")
 
 
-def evaluate_metrics(names: tuple[str, ...] | list[str], ev: Evaluation) -> dict[str, float]:
-    """Each named metric of ev, then (where it has one) its floor: every key it returns but the
-    unfloored ones, as <key>_floor. Metrics that compare samples are skipped with fewer than two."""
+def evaluate_metrics(names: tuple[str, ...] | list[str], ev: Evaluation, floors: bool = True) -> dict[str, float]:
+    """Each named metric of ev, then (where it has one, and `floors`) its floor: every key it returns
+    but the unfloored ones, as <key>_floor. Metrics that compare samples are skipped with fewer than two."""
     out: dict[str, float] = {}
     for name in names:
         m = get(name)
@@ -83,7 +83,7 @@ def evaluate_metrics(names: tuple[str, ...] | list[str], ev: Evaluation) -> dict
             continue
         values = m.compute(ev)
         out.update(values)
-        if m.floor:
+        if m.floor and floors:
             floor = m.compute(ev.floor_view())
             out.update({f"{key}_floor": value for key, value in floor.items() if key not in m.unfloored})
     out.update(ev.reports)

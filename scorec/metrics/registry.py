@@ -20,6 +20,8 @@ A metric is one module under scorec/metrics/kinds/: its compute function, decora
   the evaluation launches); that program's lowering (scorec/lower/<program>.py), numerics
   (scorec/metrics/<program>.py) and templates (templates/<program>.py.j2, templates/<program>/) are
   part of the metric's home, shared by the metrics it computes;
+- how it compares one class of a conditional model's samples with that class's data (`per_class`:
+  a distance fn(a, b, seed) between two sets of vectors, points or image classifier features);
 - what the report says of it beyond its numbers (`report(run_dir, metrics) -> text | None`, under
   `heading`): how a likelihood was computed, with its settings.
 
@@ -58,6 +60,7 @@ class Metric:
     program: str = ""  # the emitted program computing it (code/<program>.py), launched by the evaluation
     report: Callable[[Any, dict], str | None] | None = None  # fn(run_dir, metrics_json) -> a paragraph
     heading: str = ""  # the report's heading over that paragraph
+    per_class: Callable[[Any, Any, int], float] | None = None  # distance(a, b, seed) of a class's vectors
     module: str = ""
 
     def applies_to(self, samples: str) -> bool:
@@ -70,7 +73,8 @@ _REGISTRY: dict[str, Metric] = {}
 def metric(name: str, *, description: str, on: str = ANY, needs: dict[str, tuple[str, ...]] | None = None,
            features: tuple[str, ...] = (), trained: bool = False, default: tuple[str, ...] = (),
            automatic: bool | dict[str, tuple[str, ...]] = False, of_samples: bool = True, floor: bool = True,
-           unfloored: tuple[str, ...] = (), program: str = "", report: Callable | None = None, heading: str = ""):
+           unfloored: tuple[str, ...] = (), program: str = "", report: Callable | None = None, heading: str = "",
+           per_class: Callable | None = None):
     """Decorator registering a compute function fn(evaluation) -> {key: number} as metric `name`."""
     if on not in (ANY, *SAMPLE_KINDS) or not set(default) <= set(SAMPLE_KINDS):
         raise TypeError(f"metric {name!r}: `on` is one of {ANY}, {', '.join(SAMPLE_KINDS)}; `default` a tuple of "
@@ -81,7 +85,7 @@ def metric(name: str, *, description: str, on: str = ANY, needs: dict[str, tuple
             raise TypeError(f"metric '{name}' is registered twice")
         _REGISTRY[name] = Metric(name, compute, description, on, dict(needs or {}), tuple(features), trained,
                                  tuple(default), automatic, of_samples, floor and of_samples, tuple(unfloored),
-                                 program, report, heading, compute.__module__)
+                                 program, report, heading, per_class, compute.__module__)
         return compute
 
     return register

@@ -18,6 +18,7 @@ from ..emit.render import write_files
 from ..metrics.registry import summary
 from ..pipeline import Compiled
 from . import RunFailed
+from .conditional import sample_sweep
 from .evaluate import evaluate
 from .launch import Launch, run_program
 from .lock import remove_stale_temporaries, run_lock
@@ -90,6 +91,7 @@ def _run_locked(compiled: Compiled, run_dir: Path, device: str, fresh: bool, con
         run_program(code_dir / "train.py", run_dir, device, "train", ir.train.steps, extra, console, launch)
     # sampling shares its batches out over the same processes; rank 0 gathers them into samples.npz
     run_program(code_dir / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, launch)
+    sample_sweep(compiled, run_dir, device, console, launch)  # issue 16: a guidance sweep's other scales
 
     metrics = evaluate(compiled, run_dir, console, device)
     print_metrics(metrics, console)
@@ -175,6 +177,7 @@ def resample(compiled: Compiled, run_dir: Path, device: str = "auto", console: C
         console.print(f"[bold]{ir.name}[/]: resampling with the {ir.sampler.kind} sampler, "
                       f"{ir.sampler.steps} steps, n={ir.sampler.n} -> {run_dir}")
         run_program(run_dir / "code" / "sample.py", run_dir, device, "sample", ir.sampler.n, [], console, launch)
+        sample_sweep(compiled, run_dir, device, console, launch)  # issue 16: a guidance sweep's other scales
         metrics = evaluate(compiled, run_dir, console, device)
     print_metrics(metrics, console)
     return metrics

@@ -94,7 +94,9 @@ def write_report(run_dir, ir, metrics: dict, program, console=None) -> Path:
              "<h2>Samples and metrics</h2>", f'<div class="beside">{samples}{metrics_table(metrics)}</div>']
     for heading, paragraph in metric_paragraphs(run_dir, ir, metrics):
         parts += [f"<h2>{html.escape(heading)}</h2>", f"<p>{html.escape(paragraph)}</p>"]
-    for name, caption in (("field.png", "score field and trajectories"), ("loss.png", "training loss")):
+    for name, caption in (("classes.png", "samples by class, a row each"),
+                          ("guidance.png", "metrics against the guidance scale"),
+                          ("field.png", "score field and trajectories"), ("loss.png", "training loss")):
         if (run_dir / name).is_file():
             parts += [f"<h2>{caption[0].upper() + caption[1:]}</h2>", _png_tag(run_dir / name, caption)]
     parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]

@@ -21,6 +21,9 @@ def needs_error(comp: Component, other: str, trait: str, chosen: dict[str, Compo
     if alternatives:
         parts += [f"for {other} '{got}' use ", choice(comp.family, alternatives)]
     providers = registry.fitting(other, {other: (trait,)})
+    optional = [f"{kind} with {option}" for kind, option in registry.fitting_when(other, trait)]
     if providers:
         parts += ["; or use " if parts else "use ", choice(other, providers)]
+    if optional:  # a kind that gives the trait with one of its options (npz with label_key)
+        parts += [f" (or {', '.join(optional)})"]
     return SpecError(f"{comp.family} '{comp.kind}' needs {phrase} (got {other} '{got}')", span, hint(*parts), "E0301")

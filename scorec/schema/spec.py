@@ -31,6 +31,7 @@ Network = registry.union("network")
 Parameterization = registry.union("parameterization")
 Objective = registry.union("objective")
 Sampler = registry.union("sampler")
+Condition = registry.union("condition")
 
 
 class ModelSpec(Section):
@@ -38,6 +39,9 @@ class ModelSpec(Section):
         default_factory=lambda: registry.default_kind("parameterization"), description="what the network outputs")
     network: Network = Field(default_factory=lambda: registry.default_options("network"),
                              description="the network: its architecture, or the exact score")
+    # absent (not null) in the resolved spec when unset: an unconditional spec resolves as before
+    condition: Annotated[Condition | None, FamilyField("condition")] = Field(
+        None, exclude_if=lambda v: v is None, description="condition on the data's labels: {kind: class, dropout: 0.1}")
 
 
 class TrainSpec(Section):
@@ -131,6 +135,9 @@ def fill_defaults(raw: dict[str, Any]) -> dict[str, Any]:
             default = registry.default_kind(family, traits)
             if default is not None:
                 filled[section] = {registry.FAMILIES[family].tag: default}
+    model, sample = filled.get("model"), filled.get("sample")
+    if isinstance(model, dict) and isinstance(model.get("condition"), dict) and isinstance(sample, dict):
+        filled["sample"] = {**sample, "labels": sample.get("labels", "balanced")}  # a conditional model's labels
     if isinstance(filled, dict):
         _fill_metrics(filled)
     return filled

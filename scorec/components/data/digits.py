@@ -16,6 +16,9 @@ from ._images import ImageNode, ImageOptions
 class DigitsNode(ImageNode):
     test_fraction: float  # share of the images held out as the test split
 
+    def classes(self) -> int:
+        return 10  # the digit
+
 
 @component("data", traits=("images", "labelled"))
 class DigitsData(ImageOptions):

@@ -19,8 +19,11 @@ class GMMNode(DataNode):
     means: tuple[tuple[float, ...], ...]  # component means, k x d
     stds: tuple[float, ...]  # component stds
 
+    def classes(self) -> int:
+        return len(self.weights)  # a point's label is the component it was drawn from
 
-@component("data", traits=("mixture",))
+
+@component("data", traits=("mixture", "labelled"))
 class GMMData(Section):
     """x ~ sum_k w_k N(mu_k, std_k^2 I)."""
 

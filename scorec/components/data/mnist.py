@@ -11,7 +11,8 @@ from ._images import ImageNode, ImageOptions
 
 @dataclass(frozen=True, kw_only=True)
 class MNISTNode(ImageNode):
-    pass
+    def classes(self) -> int:
+        return 10  # the digit
 
 
 @component("data", traits=("images", "labelled"))

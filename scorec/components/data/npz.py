@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import Field
@@ -22,6 +22,11 @@ class NpzNode(ImageNode):
     layout: str  # NHW | NHWC | NCHW
     count: int  # images in the array
     test_fraction: float  # share held out as the test split
+    label_key: str | None = field(default=None, metadata={"absent": True})  # the labels' array, if any
+    n_classes: int | None = field(default=None, metadata={"absent": True})  # labels are 0 .. n_classes - 1
+
+    def classes(self) -> int | None:
+        return self.n_classes
 
 
 def array_header(path, key: str) -> tuple:
@@ -50,7 +55,7 @@ def layout_of(shape: tuple[int, ...]) -> str | None:
     return None
 
 
-@component("data", traits=("images",))
+@component("data", traits=("images",), when={"labelled": "label_key"})
 class NpzData(ImageOptions):
     """Images from `key` of the .npz at `path`; uint8 in [0, 255] or floats in [0, 1], scaled to [-1, 1]."""
 
@@ -58,6 +63,8 @@ class NpzData(ImageOptions):
     path: str = Field(..., description="the .npz file (relative to the spec's folder)")
     key: str = Field("images", description="the array's name in the file")
     test_fraction: Probability = Field(0.1, description="share of the images held out for testing")
+    label_key: str | None = Field(None, exclude_if=lambda v: v is None,
+                                  description="the array of class labels 0 .. K-1, one per image (conditional models)")
 
     def lower(self, ctx) -> NpzNode:
         path = resolve_path(ctx, "path", self.path)
@@ -83,5 +90,24 @@ class NpzData(ImageOptions):
             h, w, c = shape[1], shape[2], 1
         else:
             h, w, c = shape[1:] if layout == "NHWC" else (shape[2], shape[3], shape[1])
+        classes = self._classes(ctx, path, shape[0]) if self.label_key is not None else None
         return NpzNode(kind="npz", shape=(c, h, w), hflip=self.hflip, path=str(path), key=self.key, layout=layout,
-                       count=shape[0], test_fraction=self.test_fraction)
+                       count=shape[0], test_fraction=self.test_fraction, label_key=self.label_key, n_classes=classes)
+
+    def _classes(self, ctx, path, count: int) -> int:
+        """The number of classes of the label array (read whole: one integer per image)."""
+        import numpy as np
+
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                labels = archive[self.label_key]
+        except KeyError:
+            names = ", ".join(sorted(np.load(path, allow_pickle=False).files))
+            raise ctx.error("label_key", f"{path.name} has no array '{self.label_key}'", f"its arrays: {names}") from None
+        if labels.dtype.kind not in "iu" or labels.shape != (count,):
+            raise ctx.error("label_key", f"array '{self.label_key}' ({labels.dtype}, shape {tuple(labels.shape)}) is not "
+                            f"one integer label per image ({count} of them)")
+        if labels.min() < 0:
+            raise ctx.error("label_key", f"array '{self.label_key}' holds negative labels",
+                            "labels are 0 .. K-1 for K classes")
+        return int(labels.max()) + 1

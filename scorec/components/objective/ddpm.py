@@ -21,7 +21,8 @@ class DDPMNode(ObjectiveNode):
     weight: E.Expr | None  # the parameterization's standard weight, in the chain step i; None: unweighted
 
 
-@component("objective", needs={"process": ("discrete_time",)}, default_for=("discrete_time",))
+@component("objective", needs={"process": ("discrete_time",)}, default_for=("discrete_time",),
+           traits=("per_example",))
 class DDPMObjective(Section):
     """E_i E |prediction(x_i, i) - target|^2 over uniform integer i (for eps: |eps(x_i, i) - z|^2)."""
 

@@ -36,7 +36,7 @@ class DSMNode(ObjectiveNode):
 
 
 @component("objective", needs={"process": ("noise_conditional",)}, default_for=("noise_conditional",),
-           traits=("dimension_free",))
+           traits=("dimension_free", "per_example"))
 class DSMObjective(Section):
     """Denoising score matching with any parameterization: by default its family's standard loss
     (eps loss, v loss, EDM's, flow matching's), else E_t lambda(t) E |s(x_t, t) + z / s(t)|^2."""

@@ -30,7 +30,7 @@ class FlowMatchingNode(ObjectiveNode):
 
 
 @component("objective", needs={"process": ("continuous_time",), "parameterization": ("path_velocity",)},
-           traits=("dimension_free",))
+           traits=("dimension_free", "per_example"))
 class FlowMatchingObjective(Section):
     """E_t E_(x_0, z) |u(x_t, t) - (alpha'(t) x_0 + sigma'(t) z)|^2, (x_0, z) independent or OT-paired."""
 

@@ -25,7 +25,7 @@ class ISMNode(ObjectiveNode):
     max_dim: int
 
 
-@component("objective", default_for=("timeless",))
+@component("objective", default_for=("timeless",), traits=("per_example",))
 class ISMObjective(Section):
     """E 1/2 |s(x, t)|^2 + tr(grad_x s(x, t)) on samples of p_t (no x_0 needed); d backward passes per batch."""
 

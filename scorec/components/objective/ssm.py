@@ -24,7 +24,7 @@ class SSMNode(ObjectiveNode):
     weighted: bool  # on a noising process: weight by sigma(t)^2 and draw x_t of p_t, else x = x_0
 
 
-@component("objective", traits=("dimension_free",))
+@component("objective", traits=("dimension_free", "per_example"))
 class SSMObjective(Section):
     """E_v [v^T grad_x s(x, t) v + 1/2 (v^T s(x, t))^2] on samples of p_t (no x_0 needed): the trace of ism
     estimated by Hutchinson's trick, one Hessian-vector product (backward pass) per projection."""

@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 
 from ...core.ir import SamplerNode
 from ..options import FieldError, PositiveInt, Section
+from ._guidance import GUIDANCE_DESCRIPTION, LABELS_DESCRIPTION, GuidanceOptions, LabelChoice, guided_nfe, \
+    lower_conditional, unset
 
 MAX_BATCH = 5000  # samples drawn at once unless the spec says otherwise
 
@@ -18,6 +20,8 @@ class SamplerOptions(Section):
     n: PositiveInt = Field(5000, description="number of samples")
     batch_size: PositiveInt = Field(MAX_BATCH, description=f"samples drawn at once (default: min(n, {MAX_BATCH}))")
     denoise: bool = Field(True, description="finish with the Tweedie denoiser D(x, t_end)")
+    labels: LabelChoice = Field(None, exclude_if=unset, description=LABELS_DESCRIPTION)
+    guidance: GuidanceOptions | None = Field(None, exclude_if=unset, description=GUIDANCE_DESCRIPTION)
 
     @model_validator(mode="before")
     @classmethod
@@ -35,9 +39,12 @@ class SamplerOptions(Section):
         return self
 
     def common(self, ctx, nfe: int, final_denoise: bool) -> dict:
-        """The SamplerNode fields every sampler fills the same way."""
+        """The SamplerNode fields every sampler fills the same way (a conditional model's labels and
+        guidance among them: `nfe` counts the model's calls, and a guided call may evaluate it twice)."""
+        conditional = lower_conditional(self, ctx)
         return dict(kind=self.sampler, steps=self.steps, n=self.n, batch_size=self.batch_size,
-                    final_denoise=final_denoise, nfe=nfe, grid=ctx.process.grid_text(self.steps))
+                    final_denoise=final_denoise, nfe=guided_nfe(nfe, conditional.get("guidance")),
+                    grid=ctx.process.grid_text(self.steps), **conditional)
 
 
 def check_chain_steps(options: SamplerOptions, ctx) -> None:

@@ -3,8 +3,13 @@
 from ..registry import IMAGES, POINTS, metric
 
 
-@metric("swd", description="sliced Wasserstein-1 distance to the data", default=(POINTS, IMAGES))
-def swd(ev):
+def between(a, b, seed: int) -> float:
+    """SW1 between two sets of vectors."""
     from ..points import sliced_wasserstein
 
-    return {"swd": sliced_wasserstein(ev.samples, ev.reference, seed=ev.seed)}
+    return sliced_wasserstein(a, b, seed=seed)
+
+
+@metric("swd", description="sliced Wasserstein-1 distance to the data", default=(POINTS, IMAGES), per_class=between)
+def swd(ev):
+    return {"swd": between(ev.samples, ev.reference, ev.seed)}

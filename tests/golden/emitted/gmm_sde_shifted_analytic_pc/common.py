@@ -31,16 +31,31 @@ GMM_MEANS = ((-2.0, 0.0), (2.0, 0.0), (0.0, 2.5))  # component means mu_k
 GMM_STDS = (0.3, 0.3, 0.3)  # isotropic component stds std_k
 
 
+def gmm_components(n, rng):
+    """The component k ~ w of each of n points: the first draw of gmm_points."""
+    return rng.choice(len(GMM_WEIGHTS), size=n, p=np.asarray(GMM_WEIGHTS) / np.sum(GMM_WEIGHTS))
+
+
 def gmm_points(n, rng):
     """x ~ sum_k w_k N(mu_k, std_k^2 I)."""
-    k = rng.choice(len(GMM_WEIGHTS), size=n, p=np.asarray(GMM_WEIGHTS) / np.sum(GMM_WEIGHTS))
+    k = gmm_components(n, rng)
     means, stds = np.asarray(GMM_MEANS)[k], np.asarray(GMM_STDS)[k]
     return (means + stds[:, None] * rng.standard_normal(means.shape)).astype(np.float32)
 
 
+def split_generator(split, seed):
+    """The 'test' split draws its points with another seed."""
+    return np.random.default_rng(seed if split == "train" else seed + 7919)
+
+
 def load_data(split, seed):
-    """N_DATA points of the mixture; the 'test' split draws them with another seed."""
-    return gmm_points(N_DATA, np.random.default_rng(seed if split == "train" else seed + 7919))
+    """N_DATA points of the mixture."""
+    return gmm_points(N_DATA, split_generator(split, seed))
+
+
+def load_labels(split, seed):
+    """The component (0 .. K-1) each point of load_data(split, seed) was drawn from, in the same order."""
+    return gmm_components(N_DATA, split_generator(split, seed))
 
 
 def reference_data(n, seed):

@@ -1,0 +1,1 @@
+"""Condition components: what a conditional model is conditioned on (`model.condition`)."""
