@@ -206,3 +206,13 @@ def test_the_compiler_loads_no_metric_numerics():
 def test_no_module_is_too_long(module):
     lines = len(modules()[module].read_text().splitlines())
     assert lines <= MAX_LINES, f"{modules()[module].relative_to(PACKAGE.parent)} has {lines} lines (at most {MAX_LINES})"
+
+
+def test_every_package_ships_in_the_wheel():
+    """pyproject.toml lists the packages explicitly (templates/ ships as scorec.templates): a package
+    missing there is missing from `pip install .`, and the installed scorec fails on import."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(init.parent.relative_to(PACKAGE.parent).parts) for init in PACKAGE.rglob("__init__.py")}
+    assert on_disk - listed == set(), f"add to pyproject.toml's packages: {sorted(on_disk - listed)}"
