@@ -28,6 +28,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[1]
 SPECS = REPO / "bench" / "specs"
@@ -84,16 +85,19 @@ def compile_to(spec, overrides, out):
 
 
 def load_emitted(out, *names):
-    """Import runtime.py, common.py and the named programs of one compiled dir as fresh modules.
+    """Import the runtime modules, common.py and the named programs of one compiled dir as fresh
+    modules: [runtime, common, *programs], `runtime` one namespace of every runtime module's names.
 
     Each module is registered in sys.modules under a unique name (torch.compile looks
-    functions' globals up there). The programs import their names from `runtime` and `common`,
-    so sys.modules["runtime"] and ["common"] point at this dir's while they load (several
+    functions' globals up there). The programs import their names from the runtime modules and
+    `common` by those names, so sys.modules points at this dir's while they load (several
     compiled dirs live in one process).
     """
+    from scorec.emit.render import RUNTIME_MODULES
+
     tag = f"bench_{Path(out).name}"
     modules = {}
-    siblings = ("runtime", "common")
+    siblings = (*(Path(name).stem for name in RUNTIME_MODULES), "common")
     for name in (*siblings, *names):
         spec = importlib.util.spec_from_file_location(f"{tag}_{name}", Path(out) / f"{name}.py")
         module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
@@ -108,7 +112,9 @@ def load_emitted(out, *names):
                 else:
                     sys.modules[sibling] = previous
         modules[name] = module
-    return [modules[n] for n in (*siblings, *names)]
+    runtime = SimpleNamespace(**{key: value for sibling in siblings[:-1] for key, value in vars(modules[sibling]).items()
+                                 if not key.startswith("__")})
+    return [runtime, modules["common"], *(modules[n] for n in names)]
 
 
 # ---------------------------------------------------------------------- 1. compiler latency

@@ -163,7 +163,7 @@ def bench_train(torch, label, programs, batch, args, baselines=True):
     bare, compile on vs off, and the generator-draw break (emitted vs its no-break twin)."""
     common, train = programs.common, programs.train
     note = f"batch {batch}, {args.steps} steps x {args.rounds} rounds"
-    eager = train_sides(torch, programs.runtime, common, train, batch, compiled=False)
+    eager = train_sides(torch, programs.runtime_training, common, train, batch, compiled=False)
     if baselines:
         eager["diffusers"] = diffusers_side(torch, common, batch)
         for step in eager.values():
@@ -177,7 +177,7 @@ def bench_train(torch, label, programs, batch, args, baselines=True):
     print(f"{label} torch._dynamo.explain: emitted loss {graphs} graphs, {breaks} breaks ({reason}); "
           f"no-break twin {twin_graphs} graphs, {twin_breaks} breaks", flush=True)
     try:
-        compiled = train_sides(torch, programs.runtime, common, train, batch, compiled=True)
+        compiled = train_sides(torch, programs.runtime_training, common, train, batch, compiled=True)
         warmup = {}
         for name, step in compiled.items():  # compile: forward and backward graphs, in the first 2 steps
             start = time.perf_counter()

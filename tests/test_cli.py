@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from emitted import EXAMPLES, REPO, compile_file
 from scorec.cli import app
 from scorec.core.ir import spec_hash
+from scorec.emit.render import RUNTIME_MODULES
 
 ALL_EXAMPLES = sorted(EXAMPLES.glob("*.yaml"))
 GMM = EXAMPLES / "gmm_vp_analytic_pc.yaml"
@@ -75,7 +76,7 @@ def test_compile_writes_exactly_the_programs_and_ir_hash_matches(spec, tmp_path)
     result = invoke("compile", spec, "-o", out)
     assert result.exit_code == 0, result.stderr
     ir = compile_file(spec)
-    expected = {"common.py", "runtime.py", "sample.py", "spec.lock.json"} | ({"train.py"} if ir.trains else set()) \
+    expected = {"common.py", *RUNTIME_MODULES, "sample.py", "spec.lock.json"} | ({"train.py"} if ir.trains else set()) \
         | ({"likelihood.py"} if ir.eval.likelihood is not None else set())
     assert {p.name for p in out.iterdir()} == expected  # no temporary files left behind
     assert sorted(Path(line).name for line in result.stdout.splitlines()) == sorted(expected)
@@ -85,9 +86,10 @@ def test_compile_writes_exactly_the_programs_and_ir_hash_matches(spec, tmp_path)
     ir_dump = json.loads(dumped.stdout)
     assert ir_dump["spec_hash"] == spec_hash(ir)
     assert ir_dump["sampler"]["nfe"] == ir.sampler.nfe
-    for name in expected - {"spec.lock.json", "runtime.py"}:
+    for name in expected - {"spec.lock.json", *RUNTIME_MODULES}:
         assert header_hash((out / name).read_text()) == ir_dump["spec_hash"], name
-    assert (out / "runtime.py").read_bytes() == (REPO / "templates" / "runtime.py").read_bytes()  # verbatim
+    for name in RUNTIME_MODULES:
+        assert (out / name).read_bytes() == (REPO / "templates" / name).read_bytes()  # verbatim
     lock = json.loads((out / "spec.lock.json").read_text())
     assert lock["spec_hash"] == ir_dump["spec_hash"]
 
@@ -364,7 +366,7 @@ def test_installed_console_script_finds_its_templates(tmp_path):
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["common.py", "likelihood.py", "runtime.py", "sample.py", "spec.lock.json", "train.py"]
+    assert names == sorted(["common.py", "likelihood.py", *RUNTIME_MODULES, "sample.py", "spec.lock.json", "train.py"])
 
 
 # ------------------------------------------------------------------------------ sample, eval

@@ -1,11 +1,11 @@
 """The emitted programs: golden records, determinism, and that they run.
 
 Golden files pin the emitted code of five example specs (tests/golden/emitted/NAME/), two of
-them `sde` processes (a closed-form kernel and a tabulated one); runtime.py, the same for every
-spec, is checked against templates/runtime.py instead (its sha256 is in each golden lock). Their spec.lock.json holds
-the resolved spec but not the installed versions of torch and numpy: those describe the
-machine, not the spec (`scorec compile` and `scorec run` add them; emit() without
-`versions` leaves them out). The `sde` records also hold numbers from numpy's float64
+them `sde` processes (a closed-form kernel and a tabulated one); the runtime modules, the same for
+every spec, are checked against templates/runtime*.py instead (their sha256s are in each golden
+lock). Their spec.lock.json holds the resolved spec but not the installed versions of torch and
+numpy: those describe the machine, not the spec (`scorec compile` and `scorec run` add them;
+emit() without `versions` leaves them out). The `sde` records also hold numbers from numpy's float64
 quadrature (the prior's std, the tables): on another CPU numpy's vectorised exp may differ
 in the last bit; regenerate there and check that only last digits moved. After an
 intended change to templates or lowering, regenerate them with
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emitted import EXAMPLES, REPO, build, compile_file
-from scorec.emit.render import emit
+from emitted import EXAMPLES, REPO, RUNTIME, build, compile_file
+from scorec.emit.render import RUNTIME_MODULES, emit
 from scorec.pipeline import compile_spec
 
 GOLDEN = Path(__file__).parent / "golden" / "emitted"
@@ -45,8 +45,9 @@ LAZY_IMPORTS = {"gzip", "importlib", "pickle", "sklearn", "PIL", "safetensors", 
 def test_emitted_code_matches_golden(name):
     compiled = compile_spec(EXAMPLES / f"{name}.yaml")
     files = emit(compiled.ir, compiled.spec)
-    # runtime.py is templates/runtime.py verbatim (not recorded again here; its sha256 is in the lock)
-    assert files.pop("runtime.py") == (REPO / "templates" / "runtime.py").read_bytes().decode()
+    # the runtime modules are templates/runtime*.py verbatim (not recorded again here; their sha256s are in the lock)
+    for module in RUNTIME_MODULES:
+        assert files.pop(module) == (REPO / "templates" / module).read_bytes().decode()
     folder = GOLDEN / name
     if UPDATE:
         folder.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,7 @@ def test_emitted_code_is_valid_python_without_scorec(name):
                      if isinstance(node, ast.ImportFrom) and node.module}
         assert "scorec" not in imported, f"{name}/{file} imports scorec"
         assert imported <= {"torch", "numpy", "json", "math", "os", "sys", "time", "tempfile", "argparse", "copy",
-                            "contextlib", "errno", "resource", "common", "runtime", "sample", *LAZY_IMPORTS}
+                            "contextlib", "errno", "resource", "common", "sample", *RUNTIME, *LAZY_IMPORTS}
         top = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
         top |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
         assert not top & LAZY_IMPORTS, f"{name}/{file} imports {sorted(top & LAZY_IMPORTS)} at the top level"

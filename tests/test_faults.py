@@ -178,7 +178,7 @@ def test_divergence_names_the_first_bad_step_and_keeps_every_checkpoint_before_i
 
     programs = build(compile_text(SPEC, ["train.checkpoint_every=5", "train.log_every=10"]), tmp_path)
     calls, saved = [0], []
-    real_loss, real_save = programs.train.loss_fn, programs.runtime.atomic_save
+    real_loss, real_save = programs.train.loss_fn, programs.runtime_training.atomic_save  # the Trainer's
 
     def loss_fn(model, x0, generator):
         calls[0] += 1
@@ -189,7 +189,7 @@ def test_divergence_names_the_first_bad_step_and_keeps_every_checkpoint_before_i
         saved.append(obj["step"])
         real_save(obj, path)
 
-    programs.train.loss_fn, programs.runtime.atomic_save = loss_fn, atomic_save
+    programs.train.loss_fn, programs.runtime_training.atomic_save = loss_fn, atomic_save
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as stopped:
         programs.train.main(["--out", str(out), *RUN_ARGS])

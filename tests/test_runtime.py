@@ -1,4 +1,4 @@
-"""templates/runtime.py, the emitted programs' run plumbing, tested as the Python module it is:
+"""templates/runtime*.py, the emitted programs' run plumbing, tested as the Python modules they are:
 atomic writes under failure, every kind of damaged checkpoint, the event log, the run lock,
 the divergence guard, exact resume, and the sampling share. A tiny nn.Linear stands in for the
 network; nothing is compiled or trained (tests/test_faults.py runs the programs end to end).
@@ -6,7 +6,6 @@ network; nothing is compiled or trained (tests/test_faults.py runs the programs 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pickle
@@ -18,18 +17,24 @@ import numpy as np
 import pytest
 import torch
 
-from emitted import REPO
+from emitted import REPO, RUNTIME as RUNTIME_MODULES, load_siblings, restore
 
-RUNTIME = REPO / "templates" / "runtime.py"
+RUNTIME = REPO / "templates" / "runtime.py"  # the base module: it imports none of its siblings
 HASH = "a" * 64
+
+
+class Runtime(SimpleNamespace):
+    """The runtime modules as one namespace (each name is defined in one of them); the modules
+    themselves as .runtime, .runtime_parallel, ... for patching a name where it is looked up."""
 
 
 @pytest.fixture(scope="module")
 def rt():
-    spec = importlib.util.spec_from_file_location("scorec_runtime_under_test", RUNTIME)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    modules, saved = load_siblings(REPO / "templates", RUNTIME_MODULES, "under_test")
+    restore(saved)
+    names = {name: value for module in modules.values() for name, value in vars(module).items()
+             if not name.startswith("__")}
+    return Runtime(**names, **modules)
 
 
 def one_line_exit(capsys, code, call, *args, **kwargs):
@@ -375,7 +380,7 @@ def test_fresh_after_a_restart_resumes_only_what_this_launch_saved(rt, tmp_path,
 
 def test_each_process_draws_from_its_own_shard_of_the_data(rt, monkeypatch):
     data = np.arange(10.0).reshape(10, 1)
-    monkeypatch.setattr(rt, "rank_and_world", lambda: (1, 3))  # rank 1 of 3: rows 1, 4, 7
+    monkeypatch.setattr(rt.runtime_training, "rank_and_world", lambda: (1, 3))  # rank 1 of 3: rows 1, 4, 7
     drawn = next(rt.tensor_batches(data, 64, torch.Generator().manual_seed(0), torch.device("cpu")))
     assert set(drawn.flatten().tolist()) == {1.0, 4.0, 7.0}
 

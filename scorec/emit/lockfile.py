@@ -5,7 +5,7 @@
     training_hash    what the trained weights depend on (ir.training_hash)
     ir               the canonical IR
     spec             the resolved spec (every default explicit), as `scorec ir --stage spec`
-    files            sha256 of each emitted program file (runtime.py, the same for every spec, included)
+    files            sha256 of each emitted program file (the runtime*.py modules, the same for every spec, included)
     versions         scorec, torch and numpy as installed when the lock was written
 
 `versions` describes the environment, not the spec: `emit` writes it only when asked

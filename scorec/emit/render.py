@@ -39,17 +39,19 @@ def _templates_dir() -> Path:
 
 
 # The run plumbing, the same for every spec: copied verbatim beside the programs, which import from it.
-RUNTIME = "runtime.py"
+# In dependency order (each imports only from those before it): a program's imports follow it.
+RUNTIME_MODULES = ("runtime.py", "runtime_parallel.py", "runtime_training.py", "runtime_sampling.py")
 
 
 def runtime_file() -> Path:
-    """templates/runtime.py: emitted verbatim, and the module whose RunLock `scorec run` takes."""
-    return _templates_dir() / RUNTIME
+    """templates/runtime.py: the module whose RunLock `scorec run` takes (it imports no sibling)."""
+    return _templates_dir() / RUNTIME_MODULES[0]
 
 
 @lru_cache(maxsize=1)
-def runtime_source() -> str:
-    return runtime_file().read_bytes().decode("utf-8")
+def runtime_sources() -> dict[str, str]:
+    """{file name: text} of the runtime modules, emitted verbatim, in RUNTIME_MODULES' order."""
+    return {name: (_templates_dir() / name).read_bytes().decode("utf-8") for name in RUNTIME_MODULES}
 
 
 @lru_cache(maxsize=1)
@@ -169,9 +171,10 @@ def emit(ir: ProgramIR, spec: Spec | None = None, versions: dict | None = None) 
     programs += ["likelihood.py"] if ir.eval.likelihood is not None else []
     files = {name: tidy_python(prune_imports(env.get_template(name + ".j2").render(**view))) for name in programs}
     for name in programs[1:]:
-        program = explicit_imports(files[name], "common", files["common.py"])
-        files[name] = tidy_python(prune_imports(explicit_imports(program, "runtime", runtime_source(), imports=False)))
-    files[RUNTIME] = runtime_source()
+        program = explicit_imports(files[name], "common", {"common": files["common.py"]})
+        runtime = {Path(module).stem: source for module, source in runtime_sources().items()}
+        files[name] = tidy_python(prune_imports(explicit_imports(program, "runtime", runtime, imports=False)))
+    files.update(runtime_sources())
     resolved = spec.model_dump(mode="json") if spec is not None else None
     files[LOCK_NAME] = lock_text(ir, resolved, versions, files)
     return dict(sorted(files.items()))

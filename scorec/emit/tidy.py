@@ -52,20 +52,41 @@ def _string_lines(code: str) -> set[int]:
 
 
 # What each module a program imports from holds, for the comment on its import statement.
-IMPORT_NOTES = {"common": "data, process, network, parameterization", "runtime": "run plumbing, the same for every spec"}
+IMPORT_NOTES = {
+    "common": "data, process, network, parameterization",
+    "runtime": "run plumbing, the same for every spec",
+    "runtime_parallel": "processes and sharding, the same for every spec",
+    "runtime_training": "checkpoints and training, the same for every spec",
+    "runtime_sampling": "the sampling share, the same for every spec",
+}
 
 
-def explicit_imports(program: str, module: str, source: str, imports: bool = True) -> str:
-    """Replace the template's `from MODULE import *` by the names the program uses of `source`,
-    the module's code (with imports=False, of its own definitions only, not what it imports).
+def explicit_imports(program: str, star: str, sources: dict[str, str], imports: bool = True) -> str:
+    """Replace the template's `from STAR import *` by one import statement per module of `sources`
+    ({module: its code}, in that order) naming what the program uses of it (with imports=False, of the
+    module's own definitions only, not what it imports); a module it uses nothing of gets none.
 
-    Templates need not track which of common.py's definitions each spec uses; the
+    Templates need not track which definitions each spec uses, nor which module holds them; the
     emitted program still says exactly where each name comes from (and linters can check it).
     """
-    provided = _top_level_names(source, imports)
     tree = ast.parse(program)
-    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    names = sorted((used & provided) - _top_level_names(program), key=str.lower)
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} - _top_level_names(program)
+    statements = []
+    for module, source in sources.items():
+        names = sorted(used & _top_level_names(source, imports), key=str.lower)
+        if names:
+            statements.append(_import_statement(module, names))
+    out = []
+    for raw in program.split("\n"):
+        if raw.startswith(f"from {star} import *"):
+            out += statements
+        else:
+            out.append(raw)
+    return "\n".join(out)
+
+
+def _import_statement(module: str, names: list[str]) -> str:
+    """`from MODULE import (...)`, the names wrapped at 100 columns."""
     lines, line = [], "   "
     for name in names:
         if len(line) + len(name) + 2 > 100:
@@ -73,9 +94,7 @@ def explicit_imports(program: str, module: str, source: str, imports: bool = Tru
             line = "   "
         line += f" {name},"
     lines.append(line)
-    statement = f"from {module} import (  # noqa: E402  ({IMPORT_NOTES[module]})\n" + "\n".join(lines) + "\n)"
-    out = [statement if raw.startswith(f"from {module} import *") else raw for raw in program.split("\n")]
-    return "\n".join(out)
+    return f"from {module} import (  # noqa: E402  ({IMPORT_NOTES[module]})\n" + "\n".join(lines) + "\n)"
 
 
 def _top_level_names(code: str, imports: bool = True) -> set[str]:

@@ -1,10 +1,10 @@
 """A run's emitted programs, imported into this process once: the one way scorec's evaluation,
 metrics and report reach a run's code (RUN_DIR/code).
 
-The emitted sample.py imports `from common import ...` and `from runtime import ...` after
+The emitted sample.py imports `from common import ...` and `from runtime... import ...` after
 putting its folder on sys.path. Here every module of the run is imported under a name of its own
 (one per run directory, so several runs can be open in one process), and while one is executed
-`common` and `runtime` name this run's modules: sample.py and the metrics see the same objects.
+`common` and the runtime modules name this run's: sample.py and the metrics see the same objects.
 What scorec uses of the programs is their public entry points: sample.py's load_network,
 load_model(run_dir, device) and draw_batch(model, x, generator, callback), where
 callback(step, x) sees the sampler's state after each step.
@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-SIBLINGS = ("common", "runtime")  # what the programs import from their own folder by name
+# What the programs import from their own folder by name, in dependency order: each imports only
+# those before it (the runtime modules one another, in render.RUNTIME_MODULES' order).
+SIBLINGS = ("runtime", "runtime_parallel", "runtime_training", "runtime_sampling", "common")
 
 
 class RunProgram:
@@ -29,9 +31,10 @@ class RunProgram:
         self._models: dict[str, object] = {}
 
     def module(self, name: str) -> ModuleType:
-        """code/<name>.py, imported once (its siblings common and runtime resolved to this run's)."""
+        """code/<name>.py, imported once (the siblings it imports resolved to this run's)."""
         if name not in self._modules:
-            siblings = {} if name in SIBLINGS else {s: self.module(s) for s in SIBLINGS}
+            before = SIBLINGS[:SIBLINGS.index(name)] if name in SIBLINGS else SIBLINGS
+            siblings = {s: self.module(s) for s in before}
             self._modules[name] = self._import(name, siblings)
         return self._modules[name]
 

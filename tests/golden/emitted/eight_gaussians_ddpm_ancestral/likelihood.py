@@ -29,8 +29,11 @@ from common import (  # noqa: E402  (data, process, network, parameterization)
     alpha_bar, bcast, load_data, N_STEPS, ScoreModel, SEED, SPEC_NAME,
 )
 from runtime import (  # noqa: E402  (run plumbing, the same for every spec)
-    atomic_savez, atomic_write, batch_generator, event_log, EXIT_USAGE, fail, pick_device,
-    program_arguments, run_program,
+    atomic_savez, atomic_write, event_log, EXIT_USAGE, fail, pick_device, program_arguments,
+    run_program,
+)
+from runtime_sampling import (  # noqa: E402  (the sampling share, the same for every spec)
+    batch_generator,
 )
 from sample import load_network  # noqa: E402  (the network as sample.py loads it)
 

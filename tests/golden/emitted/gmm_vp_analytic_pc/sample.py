@@ -28,8 +28,13 @@ from common import (  # noqa: E402  (data, process, network, parameterization)
     SPEC_NAME, time_grid,
 )
 from runtime import (  # noqa: E402  (run plumbing, the same for every spec)
-    atomic_savez, event_log, leave_together, program_arguments, run_program, SampleShare,
-    setup_distributed,
+    atomic_savez, event_log, program_arguments, run_program,
+)
+from runtime_parallel import (  # noqa: E402  (processes and sharding, the same for every spec)
+    leave_together, setup_distributed,
+)
+from runtime_sampling import (  # noqa: E402  (the sampling share, the same for every spec)
+    SampleShare,
 )
 
 SAMPLE_STEPS = 500  # sampler steps

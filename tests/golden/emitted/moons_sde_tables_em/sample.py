@@ -28,8 +28,16 @@ from common import (  # noqa: E402  (data, process, network, parameterization)
     SEED, SPEC_NAME, time_grid, TRAINING_HASH,
 )
 from runtime import (  # noqa: E402  (run plumbing, the same for every spec)
-    atomic_savez, event_log, leave_together, load_ema_weights, program_arguments, run_program,
-    SampleShare, setup_distributed,
+    atomic_savez, event_log, program_arguments, run_program,
+)
+from runtime_parallel import (  # noqa: E402  (processes and sharding, the same for every spec)
+    leave_together, setup_distributed,
+)
+from runtime_training import (  # noqa: E402  (checkpoints and training, the same for every spec)
+    load_ema_weights,
+)
+from runtime_sampling import (  # noqa: E402  (the sampling share, the same for every spec)
+    SampleShare,
 )
 
 SAMPLE_STEPS = 500  # sampler steps

@@ -31,8 +31,13 @@ from common import (  # noqa: E402  (data, process, network, parameterization)
     SPEC_NAME, TRAINING_HASH,
 )
 from runtime import (  # noqa: E402  (run plumbing, the same for every spec)
-    leave_together, parallel, program_arguments, run_program, setup_distributed, share_of_batch,
-    tensor_batches, Trainer, with_trackers,
+    program_arguments, run_program, with_trackers,
+)
+from runtime_parallel import (  # noqa: E402  (processes and sharding, the same for every spec)
+    leave_together, parallel, setup_distributed,
+)
+from runtime_training import (  # noqa: E402  (checkpoints and training, the same for every spec)
+    share_of_batch, tensor_batches, Trainer,
 )
 
 STEPS = 2000  # optimizer steps
