@@ -18,9 +18,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from ..emit.render import RUNTIME_MODULES
+
 # What the programs import from their own folder by name, in dependency order: each imports only
-# those before it (the runtime modules one another, in render.RUNTIME_MODULES' order).
-SIBLINGS = ("runtime", "runtime_parallel", "runtime_training", "runtime_sampling", "common")
+# those before it (the runtime modules one another, in RUNTIME_MODULES' order).
+SIBLINGS = (*(Path(name).stem for name in RUNTIME_MODULES), "common")
 
 
 class RunProgram:
