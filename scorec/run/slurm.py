@@ -26,7 +26,8 @@ TEMPLATE = """\
 #SBATCH --output=%x-%j.out
 {partition}
 set -euo pipefail
-head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+# sed reads all of scontrol's lines: `head -n 1` may exit first, and pipefail turns scontrol's SIGPIPE into failure
+head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)
 head_node_ip=$(srun --nodes=1 --ntasks=1 -w "$head_node" hostname --ip-address | awk '{{print $1}}')
 
 run=({command}
