@@ -170,7 +170,7 @@ def record_scale(ir, run_dir: Path, scale: float, metrics: dict) -> dict:
 def plot_sweep(record: dict, path: Path) -> Path | None:
     """Each recorded metric (and its floor) against the guidance scale, one panel each; None for fewer
     than two scales."""
-    from .plots import _new_figure, _save_atomic
+    from .plots import new_figure, save_figure
 
     scales = sorted(record.get("scales", {}), key=float)
     if len(scales) < 2:
@@ -178,7 +178,7 @@ def plot_sweep(record: dict, path: Path) -> Path | None:
     names = [m for m in swept() if m != "nfe" and all(m in record["scales"][s] for s in scales)]
     if not names:
         return None
-    fig = _new_figure(4 * len(names), 3.4)
+    fig = new_figure(4 * len(names), 3.4)
     axes = np.atleast_1d(fig.subplots(1, len(names)))
     w = [float(s) for s in scales]
     for ax, name in zip(axes, names):
@@ -191,13 +191,13 @@ def plot_sweep(record: dict, path: Path) -> Path | None:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save_atomic(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_classes(x: np.ndarray, labels: np.ndarray, reference: np.ndarray, path: Path, per_row: int = 10) -> Path:
     """A row per class: its first samples (images), or the samples coloured by the class they asked for
     over the data (points)."""
-    from .plots import _new_figure, _save_atomic, image_grid
+    from .plots import new_figure, save_figure, image_grid
 
     classes = np.unique(labels)
     if x.ndim == 4:
@@ -207,7 +207,7 @@ def plot_classes(x: np.ndarray, labels: np.ndarray, reference: np.ndarray, path:
             pad = np.full((per_row - len(mine), *x.shape[1:]), -1.0)
             rows.append(np.concatenate([mine, pad]))
         grid = image_grid(np.concatenate(rows), rows=len(classes), cols=per_row)
-        fig = _new_figure(1 + 0.6 * per_row, 0.6 * len(classes) + 0.8)
+        fig = new_figure(1 + 0.6 * per_row, 0.6 * len(classes) + 0.8)
         ax = fig.add_subplot(1, 1, 1)
         ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         h = x.shape[2] + 1
@@ -215,7 +215,7 @@ def plot_classes(x: np.ndarray, labels: np.ndarray, reference: np.ndarray, path:
         ax.set_xticks([])
         ax.set_ylabel("asked-for class")
     else:
-        fig = _new_figure(6, 5)
+        fig = new_figure(6, 5)
         ax = fig.add_subplot(1, 1, 1)
         flat, ref = x.reshape(len(x), -1), reference.reshape(len(reference), -1)
         ax.scatter(ref[:, 0], ref[:, 1], s=2, color="0.8", linewidths=0, rasterized=True)
@@ -225,4 +225,4 @@ def plot_classes(x: np.ndarray, labels: np.ndarray, reference: np.ndarray, path:
         ax.legend(markerscale=4, fontsize=8)
     ax.set_title("samples by the class they asked for")
     fig.tight_layout()
-    return _save_atomic(fig, path)
+    return save_figure(fig, path)

@@ -19,7 +19,7 @@ from ..core.files import atomic_write
 __all__ = ["image_grid", "plot_field_and_trajectories", "plot_loss", "plot_samples"]
 
 
-def _new_figure(width: float, height: float):
+def new_figure(width: float, height: float):
     """A Figure attached to an Agg canvas (no pyplot, no global backend change)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -29,7 +29,7 @@ def _new_figure(width: float, height: float):
     return fig
 
 
-def _save_atomic(fig, path) -> Path:
+def save_figure(fig, path) -> Path:
     """Write ``fig`` as PNG atomically (see scorec.files), then free its memory."""
     try:
         return atomic_write(path, lambda fh: fig.savefig(fh, format="png"))
@@ -88,7 +88,7 @@ def plot_samples(samples, reference, path, title=None, max_points: int = 5000) -
         note = f"first 2 of {d} coordinates"
         suptitle = f"{suptitle} ({note})" if suptitle else note
 
-    fig = _new_figure(10, 4.6 if d > 1 else 3.8)
+    fig = new_figure(10, 4.6 if d > 1 else 3.8)
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
     for ax, pts, name, colour in ((axes[0], ref, "data", "tab:blue"),
                                   (axes[1], smp, "samples", "tab:orange")):
@@ -105,7 +105,7 @@ def plot_samples(samples, reference, path, title=None, max_points: int = 5000) -
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
-    return _save_atomic(fig, path)
+    return save_figure(fig, path)
 
 
 def image_grid(images, rows: int = 8, cols: int = 8) -> np.ndarray:
@@ -123,7 +123,7 @@ def image_grid(images, rows: int = 8, cols: int = 8) -> np.ndarray:
 
 
 def _plot_image_grids(samples, reference, path, title) -> Path:
-    fig = _new_figure(10, 5.4)
+    fig = new_figure(10, 5.4)
     for ax, images, name in zip(fig.subplots(1, 2), (reference, samples), ("data", "samples")):
         grid = image_grid(images)
         ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1,
@@ -133,7 +133,7 @@ def _plot_image_grids(samples, reference, path, title) -> Path:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save_atomic(fig, path)
+    return save_figure(fig, path)
 
 
 def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -153,7 +153,7 @@ def plot_loss(events, path) -> Path:
     """
     pts = [(float(e["step"]), float(e["loss"])) for e in events
            if e.get("loss") is not None and "step" in e and np.isfinite(float(e["loss"]))]
-    fig = _new_figure(7, 4)
+    fig = new_figure(7, 4)
     ax = fig.add_subplot(1, 1, 1)
     if pts:
         steps, loss = np.array(pts).T
@@ -171,7 +171,7 @@ def plot_loss(events, path) -> Path:
     ax.set_ylabel("loss")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    return _save_atomic(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------------- 2-D views
@@ -216,7 +216,7 @@ def plot_field_and_trajectories(program, reference, path, energy: bool = False) 
         energy = model.energy(pts, t).detach().numpy().reshape(gx.shape) if energy else None
     mag = np.linalg.norm(score, axis=1) + 1e-12
 
-    fig = _new_figure(12, 5)
+    fig = new_figure(12, 5)
     grid = fig.add_gridspec(2, 4)
     ax1 = fig.add_subplot(grid[:, :2])
     snapshot_axes = [fig.add_subplot(grid[i // 2, 2 + i % 2]) for i in range(4)]
@@ -240,4 +240,4 @@ def plot_field_and_trajectories(program, reference, path, energy: bool = False) 
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
     fig.tight_layout()
-    return _save_atomic(fig, path)
+    return save_figure(fig, path)
