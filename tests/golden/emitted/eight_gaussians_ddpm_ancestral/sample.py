@@ -91,9 +91,9 @@ def load_model(run_dir, device):
 
 
 def compile_network(model):
-    """The model with its network compiled: torch.compile fuses the network's elementwise work (bias, time
-    embedding, activations) around its matrix products, about 1.3x a CPU forward of a small MLP; the samples
-    equal the eager ones to float rounding. The sampler's update stays eager: a few ops on x per step."""
+    """The model with its network compiled: torch.compile fuses the network's elementwise work (time embedding,
+    activations) between its matrix products, 1.1-1.3x a CPU forward of the toy MLPs (bench/NOTES.md); the
+    samples equal the eager ones to float rounding. The sampler's update stays eager: a few ops per step."""
     model.net = torch.compile(model.net, mode=COMPILE_MODE)
     return model
 
