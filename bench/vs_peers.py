@@ -178,9 +178,10 @@ def main():
     torch.set_num_threads(args.threads)
     workdir = Path(tempfile.mkdtemp(prefix="scorec-vs-peers-"))
     try:
-        train = bench_train(workdir, steps=10 if args.quick else 20, rounds=5 if args.quick else 9, clock=args.clock)
+        # many short rounds: the compiles take the time; a median of many rounds rides out bursts of load
+        train = bench_train(workdir, steps=10 if args.quick else 20, rounds=21 if args.quick else 41, clock=args.clock)
         sample = bench_sampler(workdir, n=1000 if args.quick else 4000, steps=50 if args.quick else 100,
-                               rounds=5 if args.quick else 7, clock=args.clock)
+                               rounds=11 if args.quick else 21, clock=args.clock)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, {args.clock} time, MLP [{args.hidden}]*3; "
