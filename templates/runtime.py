@@ -2,13 +2,14 @@
 
 scorec copies this file and its siblings (runtime_parallel.py: processes and sharding;
 runtime_training.py: checkpoints and the training loop's bookkeeping; runtime_sampling.py: the
-sampling share; runtime_trackers.py: the experiment trackers of train.log) verbatim beside train.py and sample.py, which import what they use from each. This
-one holds what the others build on: failures and exit codes, atomic files, the run lock, a program's
-entry and arguments, and the event log. None knows anything of the model: what differs between specs
-(the training hash, the network, the objective's state) comes in as arguments. They import only torch,
-numpy, the standard library and each other (runtime <- runtime_parallel <- runtime_training,
-runtime_sampling; runtime <- runtime_trackers, which imports a tracker's library only when train.log
-names it: no cycles), and are unit-tested as Python (scorec's tests/test_runtime.py).
+sampling share; runtime_trackers.py: the experiment trackers of train.log) verbatim beside train.py
+and sample.py, which import what they use from each. This one holds what the others build on:
+failures and exit codes, atomic files, the run lock, a program's entry and arguments, and the event
+log. None knows anything of the model: what differs between specs (the training hash, the network,
+the objective's state) comes in as arguments. They import only torch, numpy, the standard library and
+each other (runtime <- runtime_parallel <- runtime_training, runtime_sampling; runtime <-
+runtime_trackers, which imports a tracker's library only when train.log names it: no cycles), and
+are unit-tested as Python (scorec's tests/test_runtime*.py).
 
 The EXIT_* codes below are train.py's and sample.py's, each with one line "error: ..." on stderr;
 `scorec run` reports any of them as a runtime error (its own exit 1).

@@ -114,7 +114,8 @@ def mlflow_tracker(run_dir, start, name):
 
     def write(step, scalars):
         now = int(time.time() * 1000)
-        client.log_batch(run_id, metrics=[mlflow.entities.Metric(key, value, now, step) for key, value in scalars.items()])
+        metrics = [mlflow.entities.Metric(key, value, now, step) for key, value in scalars.items()]
+        client.log_batch(run_id, metrics=metrics)
 
     def finish(status="FINISHED"):
         if not finished:
