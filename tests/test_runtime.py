@@ -87,7 +87,6 @@ def test_prepare_folder_removes_only_our_temporaries(rt, tmp_path):
 # ------------------------------------------------------------------------------ checkpoints
 
 
-
 def good_state():
     net, optimizer = small_model()
     return {"step": 7, "net": net.state_dict(), "ema": net.state_dict(), "optimizer": optimizer.state_dict(),
