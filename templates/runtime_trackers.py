@@ -135,4 +135,5 @@ def mlflow_has_run(mlflow, client, run_id):
     return True
 
 
-TRACKERS = {"tensorboard": tensorboard_tracker, "wandb": wandb_tracker, "mlflow": mlflow_tracker}  # train.log's
+# train.log's choices: each opens its run and returns (write(step, scalars), finish())
+TRACKERS = {"tensorboard": tensorboard_tracker, "wandb": wandb_tracker, "mlflow": mlflow_tracker}
