@@ -207,3 +207,16 @@ def test_an_emitted_training_hands_the_tracker_the_scalars_of_events_jsonl(track
                 for key in ("loss", "lr")}
     assert [step for step, _ in expected["train/loss"]] == [2, 4, 6]
     assert SCALARS[tracker](out) == expected
+
+
+def test_a_train_py_with_every_tracker_is_clean_and_names_its_exit_code(tmp_path):
+    """train.log with all three: the constant lists them within 120 columns; the docstring gives exit 1."""
+    pycodestyle = pytest.importorskip("pycodestyle")
+    files = emit(compile_text(SPEC, ["train.log=[tensorboard, wandb, mlflow]"]))
+    assert 'TRACKERS = ["tensorboard", "wandb", "mlflow"]' in files["train.py"]
+    assert "Exit code 1: a tracker of train.log is not installed" in files["train.py"]
+    assert "Exit code 1" not in emit(compile_text(SPEC))["train.py"]
+    write_files(files, tmp_path)
+    report = pycodestyle.StyleGuide(max_line_length=120, quiet=True).check_files(
+        [str(tmp_path / "train.py"), str(tmp_path / "runtime_trackers.py")])
+    assert report.total_errors == 0, report.get_statistics()

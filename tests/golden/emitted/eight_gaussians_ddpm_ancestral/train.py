@@ -57,7 +57,7 @@ COMPILE_MODE = "default"  # torch.compile's mode
 DISTRIBUTED = "ddp"  # under torchrun: ddp (a replica per process) or fsdp (sharded weights)
 CHECKPOINT_EVERY = 1000  # steps between checkpoints
 LOG_EVERY = 50  # steps between events
-TRACKERS = []  # experiment trackers besides RUN_DIR/events.jsonl (train.log): tensorboard, wandb, mlflow
+TRACKERS = []  # train.log, beside RUN_DIR/events.jsonl: tensorboard, wandb, mlflow
 
 
 def loss_fn(model, x0, generator):
