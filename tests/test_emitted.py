@@ -85,7 +85,8 @@ def test_emitted_code_is_valid_python_without_scorec(name):
                      if isinstance(node, ast.ImportFrom) and node.module}
         assert "scorec" not in imported, f"{name}/{file} imports scorec"
         assert imported <= {"torch", "numpy", "json", "math", "os", "sys", "time", "tempfile", "argparse", "copy",
-                            "contextlib", "errno", "resource", "common", "sample", *RUNTIME, *LAZY_IMPORTS}
+                            "contextlib", "errno", "resource", "atexit", "common", "sample", *RUNTIME,
+                            *LAZY_IMPORTS}
         top = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
         top |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
         assert not top & LAZY_IMPORTS, f"{name}/{file} imports {sorted(top & LAZY_IMPORTS)} at the top level"

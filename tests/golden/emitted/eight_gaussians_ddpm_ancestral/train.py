@@ -31,13 +31,16 @@ from common import (  # noqa: E402  (data, process, network, parameterization)
     ScoreModel, SEED, sigma, SPEC_NAME, TRAINING_HASH,
 )
 from runtime import (  # noqa: E402  (run plumbing, the same for every spec)
-    program_arguments, run_program, with_trackers,
+    program_arguments, run_program,
 )
 from runtime_parallel import (  # noqa: E402  (processes and sharding, the same for every spec)
     leave_together, parallel, setup_distributed,
 )
 from runtime_training import (  # noqa: E402  (checkpoints and training, the same for every spec)
     share_of_batch, tensor_batches, Trainer,
+)
+from runtime_trackers import (  # noqa: E402  (experiment trackers, the same for every spec)
+    with_trackers,
 )
 
 STEPS = 3000  # optimizer steps
@@ -54,7 +57,7 @@ COMPILE_MODE = "default"  # torch.compile's mode
 DISTRIBUTED = "ddp"  # under torchrun: ddp (a replica per process) or fsdp (sharded weights)
 CHECKPOINT_EVERY = 1000  # steps between checkpoints
 LOG_EVERY = 50  # steps between events
-TRACKERS = []  # experiment trackers besides RUN_DIR/events.jsonl (train.log): tensorboard
+TRACKERS = []  # train.log, beside RUN_DIR/events.jsonl: tensorboard, wandb, mlflow
 
 
 def loss_fn(model, x0, generator):
@@ -115,7 +118,7 @@ def train(args):
     trainer = Trainer(args.out, net, optimizer, generator, TRAINING_HASH)
     start = trainer.start(args.fresh, SEED)
     # RUN_DIR/events.jsonl (rank 0's), cut back to the checkpoint's step, and the trackers
-    log = with_trackers(trainer.log, TRACKERS, args.out, start)
+    log = with_trackers(trainer.log, TRACKERS, args.out, start, SPEC_NAME)
     compiled = COMPILE and not args.no_compile
     loss_step = torch.compile(loss_fn, mode=COMPILE_MODE) if compiled else loss_fn
     batches = tensor_batches(data, batch, generator, device)
