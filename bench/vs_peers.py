@@ -9,13 +9,15 @@ network (eps MLP [128]*3, Fourier time embedding; `--hidden 256` for the spec's 
                    (a) the bare step: the same network's forward + MSE backward + AdamW, and
                    (b) a diffusers user's loop: DDPMScheduler.add_noise, the same network, MSE to the noise,
                        backward, clip, AdamW, diffusers' EMAModel.step
-2. sampler         the emitted DDIM sampler (eta 0) vs
+2. sampler         the emitted DDIM sampler (eta 0; its network compiled as sample.py does, compile=on) vs
                    (a) NFE x one bare forward, and
                    (b) diffusers' DDIMScheduler loop (set_timesteps, step) with the same network at equal NFE
 
 Every ratio is peer time / emitted time (above 1: scorec is faster), or emitted / bare (the overhead over
-the network alone). The sides run in alternating rounds and each is its median (bench.interleaved). The
-last line is `train_vs_diffusers X.XX sample_vs_diffusers Y.YY` (the spec's own compile setting).
+the network alone). The sides run in alternating rounds and each is its median (bench.interleaved), timed in
+CPU time by default (one thread: what other jobs on a shared box add is left out); in brackets, the range of
+the rounds' own ratios. The last line is `train_vs_diffusers X.XX sample_vs_diffusers Y.YY` (compile on, the
+spec's own setting).
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import DISCRETE_SPEC, bare_train_step, compile_to, emitted_train_step, fmt, interleaved, load_emitted  # noqa: E402
 
 ROWS = []
-NETWORK = []  # the width override (main sets it)
 CLOCK = {"cpu": time.process_time, "wall": time.perf_counter}
 
 
@@ -43,7 +44,8 @@ def timed(cases, rounds, clock, bare_times=1):
     per_round = {}
     times = interleaved(cases, rounds, CLOCK[clock], per_round)
     times["bare"] *= bare_times
-    rounds_of = {name: [v * (bare_times if name == "bare" else 1) for v in values] for name, values in per_round.items()}
+    rounds_of = {name: [v * (bare_times if name == "bare" else 1) for v in values]
+                 for name, values in per_round.items()}
     ranges = {}
     for key, (num, den) in {"emitted/bare": ("emitted", "bare"), "diffusers/emitted": ("diffusers", "emitted")}.items():
         ratios = [a / b for a, b in zip(rounds_of[num], rounds_of[den])]
@@ -95,10 +97,11 @@ def diffusers_train_step(common, train):
     return step
 
 
-def bench_train(workdir, steps, rounds, clock):
+def bench_train(workdir, steps, rounds, clock, network):
     final = None
     for compiled in (False, True):
-        out = compile_to(DISCRETE_SPEC, [*NETWORK, f"train.compile={str(compiled).lower()}"], workdir / f"train_{compiled}")
+        overrides = [network, f"train.compile={str(compiled).lower()}"]
+        out = compile_to(DISCRETE_SPEC, overrides, workdir / f"train_{compiled}")
         runtime, common, train = load_emitted(out, "train")
         cases = {"emitted": emitted_train_step(out, runtime, common, train), "bare": bare_train_step(common, train),
                  "diffusers": diffusers_train_step(common, train)}
@@ -113,13 +116,13 @@ def bench_train(workdir, steps, rounds, clock):
     return final
 
 
-def bench_sampler(workdir, n, steps, rounds, clock):
+def bench_sampler(workdir, n, steps, rounds, clock, network):
     import torch
     from diffusers import DDIMScheduler
 
     final = None
     for compiled in (False, True):
-        overrides = [*NETWORK, "sample.sampler=ddim", f"sample.steps={steps}", f"train.compile={str(compiled).lower()}"]
+        overrides = [network, "sample.sampler=ddim", f"sample.steps={steps}", f"train.compile={str(compiled).lower()}"]
         out = compile_to(DISCRETE_SPEC, overrides, workdir / f"sample_ddim_{compiled}")
         _, common, sample = load_emitted(out, "sample")
         net = common.build_network().eval().requires_grad_(False)
@@ -170,7 +173,7 @@ def main():
                              "not inflate); wall: elapsed time")
     parser.add_argument("--hidden", type=int, default=128, help="width of the MLP's three hidden layers")
     args = parser.parse_args()
-    NETWORK.append(f"model.network.hidden=[{args.hidden}, {args.hidden}, {args.hidden}]")
+    network = f"model.network.hidden=[{args.hidden}, {args.hidden}, {args.hidden}]"
     os.environ.setdefault("TORCHINDUCTOR_FORCE_DISABLE_CACHES", "1")
     warnings.filterwarnings("ignore")
     import torch
@@ -179,12 +182,14 @@ def main():
     workdir = Path(tempfile.mkdtemp(prefix="scorec-vs-peers-"))
     try:
         # many short rounds: the compiles take the time; a median of many rounds rides out bursts of load
-        train = bench_train(workdir, steps=10 if args.quick else 20, rounds=21 if args.quick else 41, clock=args.clock)
+        train = bench_train(workdir, steps=10 if args.quick else 20, rounds=21 if args.quick else 41,
+                            clock=args.clock, network=network)
         sample = bench_sampler(workdir, n=1000 if args.quick else 4000, steps=50 if args.quick else 100,
-                               rounds=11 if args.quick else 21, clock=args.clock)
+                               rounds=11 if args.quick else 21, clock=args.clock, network=network)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, {args.clock} time, MLP [{args.hidden}]*3; "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), CPU, {args.clock} time, "
+          f"MLP [{args.hidden}]*3; "
           "ratios: median over rounds (min-max of the rounds' own ratios)")
     print_table()
     print(f"train_vs_diffusers {train:.2f} sample_vs_diffusers {sample:.2f}")
