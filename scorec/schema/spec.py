@@ -56,7 +56,7 @@ class TrainSpec(Section):
     ema: Annotated[float, Field(ge=0, lt=1)] = Field(
         0.999, description="EMA decay of the weights, warmed up as min(ema, (1 + step) / (10 + step))")
     precision: Literal["fp32", "bf16"] = Field("fp32", description="fp32, or bf16 autocast of the loss")
-    compile: bool = Field(True, description="torch.compile the loss step")
+    compile: bool = Field(True, description="torch.compile the loss step, and the network when sampling")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         "default", description="torch.compile's mode")
     distributed: Literal["ddp", "fsdp"] = Field(
