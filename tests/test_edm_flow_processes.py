@@ -91,8 +91,8 @@ def test_sdes_train_uniformly_in_log_snr(process, tmp_path):
     c = common(process, tmp_path)
     t = c.draw_time(N, torch.Generator().manual_seed(5), "cpu").double()
     assert t.min() >= c.T_EPS * (1 - 1e-6) and t.max() <= 1.0
-    high, low = c.log_snr(torch.tensor([c.T_EPS, 1.0], dtype=torch.float64)).tolist()
-    _uniform_within_ks(c.log_snr(t), low, high, f"{process}: log-SNR")
+    high, low = c.log_signal_to_noise(torch.tensor([c.T_EPS, 1.0], dtype=torch.float64)).tolist()
+    _uniform_within_ks(c.log_signal_to_noise(t), low, high, f"{process}: log-SNR")
 
 
 def test_sdes_uniform_training_times(tmp_path):

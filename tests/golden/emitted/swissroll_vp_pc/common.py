@@ -96,7 +96,7 @@ def diffusion(t):
     return g(t)
 
 
-def log_snr(t):
+def log_signal_to_noise(t):
     """Log signal-to-noise ratio lambda(t) = log(alpha(t)^2 / sigma(t)^2), decreasing in t."""
     return 2 * (torch.log(alpha(t)) - torch.log(sigma(t)))
 
@@ -106,13 +106,13 @@ LOG_SNR_CELLS = 1024  # training times are interpolated between 1025 times at eq
 
 def times_of_log_snr():
     """t_k with lambda(t_k) = lambda(1) + k / LOG_SNR_CELLS (lambda(T_EPS) - lambda(1)), k = 0..LOG_SNR_CELLS:
-    log_snr inverted by bisection in float64."""
-    ends = log_snr(torch.tensor([1.0, T_EPS], dtype=torch.float64))
+    log_signal_to_noise inverted by bisection in float64."""
+    ends = log_signal_to_noise(torch.tensor([1.0, T_EPS], dtype=torch.float64))
     target = torch.linspace(float(ends[0]), float(ends[1]), LOG_SNR_CELLS + 1, dtype=torch.float64)
     lo, hi = torch.full_like(target, T_EPS), torch.ones_like(target)
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        later = log_snr(mid) > target  # lambda decreases: t lies right of mid
+        later = log_signal_to_noise(mid) > target  # lambda decreases: t lies right of mid
         lo, hi = torch.where(later, mid, lo), torch.where(later, hi, mid)
     return 0.5 * (lo + hi)
 
