@@ -37,19 +37,23 @@ DISCRETE_SPEC = SPECS / "mlp_discrete.yaml"
 BIN = Path(sys.executable).parent
 
 
-def interleaved(cases, rounds):
+def interleaved(cases, rounds, clock=time.perf_counter, per_round=None):
     """Median seconds per call of each case, the cases timed in alternating rounds.
 
-    cases: {name: (fn, calls)}; each round runs every case's fn `calls` times in a row.
-    Returns {name: median over rounds of (round time / calls)}.
+    cases: {name: (fn, calls)}; each round runs every case's fn `calls` times in a row. clock: wall time,
+    or time.process_time (this process's CPU time: with one thread, what other jobs on the box do not add).
+    Returns {name: median over rounds of (round time / calls)}; `per_round`, a dict, gets each case's
+    list of round times / calls.
     """
     samples = {name: [] for name in cases}
     for _ in range(rounds):
         for name, (fn, calls) in cases.items():
-            start = time.perf_counter()
+            start = clock()
             for _ in range(calls):
                 fn()
-            samples[name].append((time.perf_counter() - start) / calls)
+            samples[name].append((clock() - start) / calls)
+    if per_round is not None:
+        per_round.update(samples)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -145,7 +149,7 @@ def emitted_train_step(out, runtime, common, train):
     device = torch.device("cpu")
     batch = train.BATCH_SIZE
     net = common.build_network()
-    optimizer = torch.optim.AdamW(net.parameters(), lr=train.LR, weight_decay=train.WEIGHT_DECAY)
+    optimizer = train.build_optimizer(net)
     data = torch.as_tensor(common.load_data("train", common.SEED))
     model = common.ScoreModel(net)
     generator = torch.Generator().manual_seed(common.SEED)

@@ -52,7 +52,7 @@ def train_sides(torch, runtime, common, train, batch, compiled):
     def emitted_side(loss_step, predraw):
         net = common.build_network()
         model = common.ScoreModel(net)
-        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+        opt = train.build_optimizer(net)  # train.py's (fused) AdamW
         # the EMA, the loss's running sum and divergence tracking, as train.py keeps them (writes nothing)
         trainer = runtime.Trainer(tempfile.gettempdir(), net, opt, gen, common.TRAINING_HASH)
 

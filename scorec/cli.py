@@ -35,8 +35,8 @@ SpecArg = typer.Argument(..., help="the spec file (YAML, or .score)", show_defau
 SetOpt = typer.Option([], "--set", help="override a spec field: --set sample.steps=50 (repeatable)")
 
 
-def _compile(spec: Path, overrides: list[str], checking: bool = False):
-    """Compile or exit 2 with rendered diagnostics."""
+def _compile(spec: Path, overrides: list[str], checking: bool = False, option=None):
+    """Compile or exit 2 with rendered diagnostics (`option`: the MetricsOption the last override is made of)."""
     from .pipeline import compile_spec
 
     try:
@@ -45,16 +45,22 @@ def _compile(spec: Path, overrides: list[str], checking: bool = False):
             typer.echo(f"note: {note}", err=True)
         return compiled
     except (SpecError, SpecErrors) as exc:
-        _report(exc, spec, overrides)
+        _report(exc, spec, overrides, option)
         raise typer.Exit(2)
 
 
-def _report(exc: SpecError | SpecErrors, spec: Path, overrides: list[str] = ()) -> None:
-    """The diagnostics on stderr, hints in the spec's own syntax, and a line counting them."""
+def _report(exc: SpecError | SpecErrors, spec: Path, overrides: list[str] = (), option=None) -> None:
+    """The diagnostics on stderr, hints in the spec's own syntax, and a line counting them; those at a
+    name of scorec eval's --metrics `option` point into its text."""
     from .pipeline import errors_of, hint_words, source_texts
 
-    errors = errors_of(exc)
-    typer.echo(render_all(errors, source_texts(spec, overrides), hint_words(spec)), err=True)
+    errors, texts = errors_of(exc), source_texts(spec, overrides)
+    if option is not None:
+        from .tools.metrics_option import OPTION
+
+        errors = [option.relocated(error, f"--set #{len(overrides)}") for error in errors]
+        texts[OPTION] = option.text
+    typer.echo(render_all(errors, texts, hint_words(spec)), err=True)
     typer.echo(summary(errors, str(spec)), err=True)
 
 
@@ -279,7 +285,7 @@ def launch(
 RunDirArg = typer.Argument(..., help="a run directory written by scorec run", show_default=False)
 
 
-def _run_dir_spec(run_dir: Path, set_: list[str], allowed: tuple[str, ...], command: str):
+def _run_dir_spec(run_dir: Path, set_: list[str], allowed: tuple[str, ...], command: str, option=None):
     """Compile RUN_DIR/spec.yaml with the overrides, which may touch only `allowed` sections."""
     from .run import RunFailed
     from .run.jobs import overrides_outside, run_spec_path
@@ -294,7 +300,7 @@ def _run_dir_spec(run_dir: Path, set_: list[str], allowed: tuple[str, ...], comm
         typer.echo(f"error: scorec {command} changes only {', '.join(s + '.*' for s in allowed)}; "
                    f"--set {foreign[0]} would change the trained run (use scorec run)", err=True)
         raise typer.Exit(2)
-    return _compile(path, set_)
+    return _compile(path, set_, option=option)
 
 
 def _finish(action) -> None:
@@ -336,14 +342,19 @@ def eval_cmd(
     """Re-evaluate a run's samples (metrics.json, pictures, report.html); the likelihood metrics
     (nll, vlb) evaluate its trained model on held-out data."""
     from .run.jobs import REEVAL_SECTIONS, reevaluate
+    from .tools.metrics_option import OPTION, MetricsOption
 
     compiled = _run_dir_spec(run_dir, set_, REEVAL_SECTIONS, "eval")
     if metrics:
-        current = list(compiled.spec.eval.metrics)
-        added = [name.strip() for name in metrics.split(",") if name.strip() and name.strip() not in current]
+        option = MetricsOption.parse(metrics)
+        unknown = option.unknown()
+        if unknown:  # refused in the option's words, before a generated --set could quote them
+            typer.echo(render_all(unknown, {OPTION: option.text}), err=True)
+            typer.echo(summary(unknown, OPTION), err=True)
+            raise typer.Exit(2)
+        added = option.override(list(compiled.spec.eval.metrics))
         if added:
-            compiled = _run_dir_spec(run_dir, [*set_, f"eval.metrics=[{', '.join(current + added)}]"],
-                                     REEVAL_SECTIONS, "eval")
+            compiled = _run_dir_spec(run_dir, [*set_, added], REEVAL_SECTIONS, "eval", option)
     _finish(lambda: reevaluate(compiled, run_dir, device=device))
 
 

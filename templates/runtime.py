@@ -2,12 +2,14 @@
 
 scorec copies this file and its siblings (runtime_parallel.py: processes and sharding;
 runtime_training.py: checkpoints and the training loop's bookkeeping; runtime_sampling.py: the
-sampling share) verbatim beside train.py and sample.py, which import what they use from each. This
-one holds what the others build on: failures and exit codes, atomic files, the run lock, a program's
-entry and arguments, and the event log. None knows anything of the model: what differs between specs
-(the training hash, the network, the objective's state) comes in as arguments. They import only torch,
-numpy, the standard library and each other (runtime <- runtime_parallel <- runtime_training,
-runtime_sampling: no cycles), and are unit-tested as Python (scorec's tests/test_runtime.py).
+sampling share; runtime_trackers.py: the experiment trackers of train.log) verbatim beside train.py
+and sample.py, which import what they use from each. This one holds what the others build on:
+failures and exit codes, atomic files, the run lock, a program's entry and arguments, and the event
+log. None knows anything of the model: what differs between specs (the training hash, the network,
+the objective's state) comes in as arguments. They import only torch, numpy, the standard library and
+each other (runtime <- runtime_parallel <- runtime_training, runtime_sampling; runtime <-
+runtime_trackers, which imports a tracker's library only when train.log names it: no cycles), and
+are unit-tested as Python (scorec's tests/test_runtime*.py).
 
 The EXIT_* codes below are train.py's and sample.py's, each with one line "error: ..." on stderr;
 `scorec run` reports any of them as a runtime error (its own exit 1).
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+EXIT_MISSING_PACKAGE = 1  # an optional package the spec needs (a tracker of train.log) is not installed
 EXIT_USAGE = 2  # a command line (argparse's own exit), or a batch that does not split over the processes
 EXIT_DIVERGED = 3  # the loss or its gradient stopped being finite; no checkpoint holds weights from after
 EXIT_IO = 4  # a file of the run directory cannot be written (read-only, not a directory, disk full, size limit)
@@ -272,45 +275,6 @@ def event_log(path, start=None):
     if start is not None:
         truncate_events(path, start)
     return EventLog(path)
-
-
-def with_trackers(log, trackers, run_dir, start):
-    """`log`, also handing each training event's numbers (loss, lr) to the experiment trackers named in
-    train.log, by step (rank 0 only; events.jsonl stays the record). tensorboard: RUN_DIR/tensorboard/,
-    through torch.utils.tensorboard; a resume from `start` purges the events logged after it."""
-    if not trackers or rank_and_world()[0] != 0:
-        return log
-    writers = [TRACKERS[name](run_dir, start) for name in trackers]
-
-    def tracked(**event):
-        log(**event)
-        if event.get("event") == "train":
-            scalars = {key: value for key, value in event.items()
-                       if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step"
-                       and math.isfinite(value)}
-            for write in writers:
-                write(event["step"], scalars)
-
-    return tracked
-
-
-def tensorboard_writer(run_dir, start):
-    """A function (step, scalars) writing train/<name> scalars to RUN_DIR/tensorboard/."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        fail(1, "train.log names tensorboard, which is not installed: pip install 'scorec[trackers]' (or tensorboard)")
-    writer = SummaryWriter(os.path.join(run_dir, "tensorboard"), purge_step=start + 1 if start else None)
-
-    def write(step, scalars):
-        for name, value in scalars.items():
-            writer.add_scalar(f"train/{name}", value, step)
-        writer.flush()
-
-    return write
-
-
-TRACKERS = {"tensorboard": tensorboard_writer}  # train.log's choices
 
 
 def truncate_events(path, step):

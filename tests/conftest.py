@@ -4,6 +4,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -26,3 +27,20 @@ def _torch_seed():
         return
     torch.manual_seed(0)
     yield
+
+
+class Runtime(SimpleNamespace):
+    """The runtime modules as one namespace (each name is defined in one of them); the modules
+    themselves as .runtime, .runtime_parallel, ... for patching a name where it is looked up."""
+
+
+@pytest.fixture(scope="module")
+def rt():
+    """templates/runtime*.py, loaded as the Python modules they are (tests/test_runtime*.py)."""
+    from emitted import REPO, RUNTIME, load_siblings, restore
+
+    modules, saved = load_siblings(REPO / "templates", RUNTIME, "under_test")
+    restore(saved)
+    names = {name: value for module in modules.values() for name, value in vars(module).items()
+             if not name.startswith("__")}
+    return Runtime(**names, **modules)

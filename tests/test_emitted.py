@@ -85,7 +85,8 @@ def test_emitted_code_is_valid_python_without_scorec(name):
                      if isinstance(node, ast.ImportFrom) and node.module}
         assert "scorec" not in imported, f"{name}/{file} imports scorec"
         assert imported <= {"torch", "numpy", "json", "math", "os", "sys", "time", "tempfile", "argparse", "copy",
-                            "contextlib", "errno", "resource", "common", "sample", *RUNTIME, *LAZY_IMPORTS}
+                            "contextlib", "errno", "resource", "atexit", "common", "sample", *RUNTIME,
+                            *LAZY_IMPORTS}
         top = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import) for alias in node.names}
         top |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
         assert not top & LAZY_IMPORTS, f"{name}/{file} imports {sorted(top & LAZY_IMPORTS)} at the top level"
@@ -145,10 +146,21 @@ def test_emitted_code_has_no_pyflakes_warnings(name):
 
 
 def test_torch_compile_path_runs(tmp_path):
-    """train.compile: true (the default) compiles the loss and trains a few steps."""
-    ir = compile_file(EXAMPLES / "swissroll_vp_pc.yaml", ["train.steps=3", "train.log_every=1"])
+    """train.compile: true (the default) compiles the loss and trains a few steps; sample.py then draws
+    through the compiled network the samples the eager one draws, to float rounding."""
+    ir = compile_file(EXAMPLES / "swissroll_vp_pc.yaml", ["train.steps=3", "train.log_every=1",
+                                                           "sample.n=64", "sample.batch_size=64", "sample.steps=8"])
     programs = build(ir, tmp_path)
     programs.train.main(["--out", str(tmp_path), "--device", "cpu"])
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     assert '"compile": true' in lines[0]
     assert sum('"event": "train"' in line for line in lines) == 3
+    drawn = {}
+    for flags in ([], ["--no-compile"]):
+        programs.sample.main(["--out", str(tmp_path), "--device", "cpu", *flags])
+        drawn[bool(flags)] = np.load(tmp_path / "samples.npz")["samples"]
+        events = (tmp_path / "sample_events.jsonl").read_text().splitlines()
+        start = [line for line in events if '"event": "sample_start"' in line][-1]
+        assert f'"compile": {"false" if flags else "true"}' in start, start
+    # the same noise; the fused kernels only round differently (float32, |x| ~ 1, 16 network evaluations)
+    np.testing.assert_allclose(drawn[False], drawn[True], rtol=0, atol=1e-4)

@@ -289,7 +289,7 @@ def _errors(text: str) -> list[SpecError]:
     (SWISS + "process: {kind: discrete, timesteps: 10}\nsample: {sampler: ddim, steps: 11}\n", 5,
      "exceeds the process's 10 timesteps"),
     (SWISS + "process: {kind: discrete}\nsample: {sampler: ancestral, denoise: false}\n", 5,
-     "denoise: false does not apply"),
+     "sampler 'ancestral' has no final denoiser to turn off"),
     (SWISS + "process: {kind: ncsn}\nsample: {sampler: dpm_solver}\n", 5,
      "sampler 'dpm_solver' needs a process with a Gaussian kernel"),
     (SWISS + "process: {kind: none}\nsample: {sampler: unipc}\n", 5, "sampler 'unipc' needs a process with a Gaussian"),

@@ -40,7 +40,8 @@ def _templates_dir() -> Path:
 
 # The run plumbing, the same for every spec: copied verbatim beside the programs, which import from it.
 # In dependency order (each imports only from those before it): a program's imports follow it.
-RUNTIME_MODULES = ("runtime.py", "runtime_parallel.py", "runtime_training.py", "runtime_sampling.py")
+RUNTIME_MODULES = ("runtime.py", "runtime_parallel.py", "runtime_training.py", "runtime_sampling.py",
+                   "runtime_trackers.py")
 
 
 def runtime_file() -> Path:

@@ -58,6 +58,7 @@ IMPORT_NOTES = {
     "runtime_parallel": "processes and sharding, the same for every spec",
     "runtime_training": "checkpoints and training, the same for every spec",
     "runtime_sampling": "the sampling share, the same for every spec",
+    "runtime_trackers": "experiment trackers, the same for every spec",
 }
 
 

@@ -56,16 +56,18 @@ class TrainSpec(Section):
     ema: Annotated[float, Field(ge=0, lt=1)] = Field(
         0.999, description="EMA decay of the weights, warmed up as min(ema, (1 + step) / (10 + step))")
     precision: Literal["fp32", "bf16"] = Field("fp32", description="fp32, or bf16 autocast of the loss")
-    compile: bool = Field(True, description="torch.compile the loss step")
+    compile: bool = Field(True, description="torch.compile the loss step, and the network when sampling")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
         "default", description="torch.compile's mode")
     distributed: Literal["ddp", "fsdp"] = Field(
         "ddp", description="several processes: ddp (a replica each) | fsdp (weights sharded block by block)")
     checkpoint_every: PositiveInt = Field(1000, description="steps between checkpoints")
     log_every: PositiveInt = Field(50, description="steps between logged events")
-    log: list[Literal["tensorboard"]] = Field(
-        default_factory=list, description="experiment trackers that also get the training scalars: tensorboard "
-        "(RUN_DIR/tensorboard/; pip install 'scorec[trackers]'); events.jsonl is always written")
+    log: list[Literal["tensorboard", "wandb", "mlflow"]] = Field(
+        default_factory=list, description="experiment trackers that also get the training scalars (events.jsonl is "
+        "always written): tensorboard (RUN_DIR/tensorboard/), wandb (RUN_DIR/wandb/, offline unless WANDB_MODE or "
+        "WANDB_API_KEY is set), mlflow (MLFLOW_TRACKING_URI, else RUN_DIR/mlflow/mlflow.db); each needs its extra "
+        "installed where train.py runs (pip install 'scorec[wandb]'), which scorec check cannot see")
 
 
 class EvalSpec(Section):

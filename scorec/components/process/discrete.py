@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from ...core import expr as E
 from ...core.diagnostics import SpecError, did_you_mean
-from ...core.hints import hint
+from ...core.hints import AddKey, hint
 from ...core.ir import Constant, ProcessNode
 from ..options import Probability, Section, ordered
 from .. import registry
@@ -116,9 +116,11 @@ class DiscreteProcess(Section):
         if self.schedule != "cosine":
             span = ctx.text_span("schedule") or ctx.span("schedule")
             if self.schedule.strip().isidentifier() and self.schedule.strip() not in ("i", "N"):
-                raise SpecError(f"unknown schedule '{self.schedule}'", ctx.span("schedule"),
-                                did_you_mean(self.schedule, NAMED) or f"one of: {', '.join(NAMED)}, "
-                                "an expression in i and N, or {alpha_bar: expression}", code="E0206")
+                raise ctx.error("schedule", f"unknown schedule '{self.schedule}'", did_you_mean(self.schedule, NAMED)
+                                or hint(f"one of: {', '.join(NAMED)}, an expression in i and N, or ",
+                                        AddKey(("schedule",), section=True), " as a section with ",
+                                        AddKey(("schedule", "alpha_bar")),
+                                        " (an expression in i and N)"), code="E0206")
             beta = _schedule_expr(self.schedule, span)
             _check_betas(beta, self.timesteps, span)
             return MarkovChainNode(

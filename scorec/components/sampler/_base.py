@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from ...core.hints import SetKey, hint
 from ...core.ir import SamplerNode
 from ..options import FieldError, PositiveInt, Section
 from ._guidance import GUIDANCE_DESCRIPTION, LABELS_DESCRIPTION, GuidanceOptions, LabelChoice, guided_nfe, \
@@ -54,9 +55,9 @@ def check_chain_steps(options: SamplerOptions, ctx) -> None:
         raise ctx.error("steps", f"sample.steps ({options.steps}) exceeds the process's {timesteps} timesteps",
                         f"use at most {timesteps} steps; fewer steps respace the chain")
     if not options.denoise:
-        raise ctx.error("denoise", f"denoise: false does not apply to sampler '{options.sampler}'",
-                        "a discrete chain ends at i = 0, whose posterior mean is the Tweedie denoiser itself; "
-                        "remove the key")
+        raise ctx.error("denoise", f"sampler '{options.sampler}' has no final denoiser to turn off",
+                        hint("a discrete chain ends at i = 0, whose posterior mean is the Tweedie denoiser itself; "
+                             "remove the key or set ", SetKey(("denoise",), (True,))))
 
 
 class ChainSamplerOptions(SamplerOptions):
