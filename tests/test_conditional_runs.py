@@ -142,7 +142,8 @@ def test_guidance_sweep_run_resample_and_report(tmp_path):
     """scorec run draws each scale of a sweep, evaluates them into guidance.json and the report; scorec
     sample at another scale adds it without retraining; another sampler setting starts the record over."""
     run_dir = tmp_path / "run"
-    quick = ["--set", "sample.n=300", "--set", "sample.steps=8", "--set", "sample.guidance.scale=[3.0, 1.0]"]
+    quick = ["--set", "sample.n=300", "--set", "sample.steps=8", "--set", "sample.guidance.scale=[3.0, 1.0]",
+             "--set", "sample.labels=balanced"]
     result = invoke("run", GMM_CFG, *quick, "--out", run_dir, "--device", "cpu")
     assert result.exit_code == 0, result.stderr
     main, other = np.load(run_dir / "samples.npz"), np.load(run_dir / "samples_guidance_1.npz")
