@@ -5,7 +5,9 @@
   alpha(t) X0 and sigma(t) (edm starts at X0 + SIGMA_MIN n: sigma(0) = SIGMA_MIN; flow's SDE is
   simulated to t = 0.9, short of its singularity at t = 1).
 * Training-time laws: EDM's log sigma ~ N(P_MEAN, P_STD^2), flow's logit-normal and uniform t,
-  moments within 4 standard errors (n = 40000).
+  the SDEs' (vp, subvp, sde with tabulated kernel) log-SNR uniform on [lambda(1), lambda(T_EPS)]
+  and their uniform t: moments within 4 standard errors (n = 40000), and for the uniform laws
+  a Kolmogorov-Smirnov distance under its 1% critical value 1.63 / sqrt(n).
 * A zero-terminal-SNR chain: alpha_bar_N = 0, alpha_bar_1 kept, sqrt(alpha_bar) an affine
   function of the original's, decreasing.
 """
@@ -69,6 +71,33 @@ def test_edm_trains_on_log_normal_noise_levels(tmp_path):
     assert torch.allclose(c.time_input(t), 0.25 * torch.log(c.sigma(t)))  # c_noise
     grid = c.time_grid(10, "cpu").double()
     assert torch.allclose(c.sigma(grid[[0, -1]]), torch.tensor([80.0, 0.002], dtype=torch.float64))
+
+
+def _uniform_within_ks(values, low, high, what):
+    """Moments of U[low, high] within 4 se, and the KS distance to its CDF under the 1% critical value."""
+    _moments_within_4se(values, (low + high) / 2, (high - low) / math.sqrt(12), what)
+    u = ((values - low) / (high - low)).sort().values
+    n = len(u)
+    ks = torch.maximum(torch.arange(1, n + 1) / n - u, u - torch.arange(n) / n).max().item()
+    assert ks < 1.63 / math.sqrt(n), f"{what}: KS distance {ks:.4f}"
+
+
+WOBBLY_SDE = ('{kind: sde, equation: "dx = -0.5 * beta(t) * x dt + sqrt(beta(t)) * (1 + 0.5 * sin(7 * t)) dw", '
+              'where: {beta: "0.1 + 19.9 * t**2 + sin(3 * t)"}}')  # tabulated kernel (no closed form)
+
+
+@pytest.mark.parametrize("process", ["{kind: vp}", "{kind: subvp, beta_max: 10.0, t_eps: 1.0e-4}", WOBBLY_SDE])
+def test_sdes_train_uniformly_in_log_snr(process, tmp_path):
+    c = common(process, tmp_path)
+    t = c.draw_time(N, torch.Generator().manual_seed(5), "cpu").double()
+    assert t.min() >= c.T_EPS * (1 - 1e-6) and t.max() <= 1.0
+    high, low = c.log_signal_to_noise(torch.tensor([c.T_EPS, 1.0], dtype=torch.float64)).tolist()
+    _uniform_within_ks(c.log_signal_to_noise(t), low, high, f"{process}: log-SNR")
+
+
+def test_sdes_uniform_training_times(tmp_path):
+    c = common("{kind: vp, training_time: uniform, t_eps: 0.01}", tmp_path)
+    _uniform_within_ks(c.draw_time(N, torch.Generator().manual_seed(6), "cpu").double(), 0.01, 1.0, "uniform t")
 
 
 def test_flow_training_times(tmp_path):

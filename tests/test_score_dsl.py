@@ -144,7 +144,7 @@ model: {parameterization: eps, network: {kind: mlp, hidden: [128, 128, 128], tim
 objective: {kind: dsm, weighting: "sigma(t)**2"}
 train: {steps: 3000, batch_size: 512, lr: 2.0e-3}
 sample: {sampler: pc, steps: 500, corrector: {kind: langevin, snr: 0.16}}
-eval: {metrics: [mmd, swd]}
+eval: {metrics: [mmd, swd, c2st, nn_ratio]}
 """, encoding="utf-8")
     score = EXAMPLES / "swissroll_sde_pc.score"
     assert spec_hash(compile_spec(score).ir) == spec_hash(compile_spec(yaml).ir)

@@ -31,7 +31,7 @@ from ...core.ir import Constant, Definition
 from ...core.sde_equation import parse_sde_equation
 from ..options import Probability, Section
 from ..registry import FAMILIES, component
-from ._gaussian import CONTINUOUS_TRAITS, AffineGaussianSDENode, GaussianSDENode, KernelTable
+from ._gaussian import CONTINUOUS_TRAITS, AffineGaussianSDENode, GaussianSDENode, KernelTable, TrainingTimeOption
 from ._sde_kernel import derive_kernel
 
 t = E.var("t")
@@ -51,7 +51,7 @@ _RESERVED = frozenset(
 
 
 @component("process", traits=CONTINUOUS_TRAITS, template="process/_gaussian_sde.py.j2")
-class SDEProcess(Section):
+class SDEProcess(TrainingTimeOption):
     """dx = (a(t) x + b(t)) dt + g(t) dw, written as an equation."""
 
     kind: Literal["sde"]
@@ -113,6 +113,7 @@ class SDEProcess(Section):
             kind="sde", equation=" ".join(self.equation.split()), constants=constants,
             definitions=tuple(definitions), drift_coef=coef, prior_std=prior_std,
             drift_offset=offset, mean_shift=shifted, prior_mean=prior_mean, tables=used,
+            training_time=self.training_time,
         )
 
     def _helpers(self, ctx) -> dict[str, E.Expr]:

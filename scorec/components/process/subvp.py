@@ -27,4 +27,4 @@ class SubVPProcess(BetaLinearOptions):
             ),
         ]
         return gaussian_sde("subvp", "dx = -1/2 beta(t) x dt + sqrt(beta(t) (1 - exp(-2 int_0^t beta))) dw",
-                            constants, tuple(definitions), E.mul(E.num(-0.5), call("beta")))
+                            constants, tuple(definitions), E.mul(E.num(-0.5), call("beta")), self.training_time)

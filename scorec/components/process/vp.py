@@ -23,4 +23,4 @@ class VPProcess(BetaLinearOptions):
             Definition("g", E.call("sqrt", call("beta")), "diffusion g(t) = sqrt(beta(t))"),
         ]
         return gaussian_sde("vp", "dx = -1/2 beta(t) x dt + sqrt(beta(t)) dw", constants, tuple(definitions),
-                            E.mul(E.num(-0.5), call("beta")))
+                            E.mul(E.num(-0.5), call("beta")), self.training_time)
