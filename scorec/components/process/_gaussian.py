@@ -119,7 +119,7 @@ class TrainingTimeOption(Section):
     (16% below 0.05: nn_ratio 1.3, bench/NOTES.md)."""
 
     training_time: Literal["log_snr", "uniform"] = Field(
-        "log_snr", description="law of the training times: log_snr, uniform in log(alpha^2 / sigma^2) over "
+        "log_snr", description="law of the training times: log_snr, uniform in log(alpha / sigma) over "
                                "[T_EPS, 1] (Song et al. 2021's importance sampling, Kingma et al. 2021), or "
                                "uniform in t")
 

@@ -97,8 +97,9 @@ def diffusion(t):
 
 
 def log_signal_to_noise(t):
-    """Log signal-to-noise ratio lambda(t) = log(alpha(t)^2 / sigma(t)^2), decreasing in t."""
-    return 2 * (torch.log(alpha(t)) - torch.log(sigma(t)))
+    """Log signal-to-noise ratio lambda(t) = log(alpha(t) / sigma(t)), decreasing in t (the samplers' log_snr,
+    without their floor)."""
+    return torch.log(alpha(t)) - torch.log(sigma(t))
 
 
 LOG_SNR_CELLS = 1024  # training times are interpolated between 1025 times at equal log-SNR steps
