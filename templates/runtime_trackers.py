@@ -11,7 +11,7 @@ import math
 import os
 import time
 
-from runtime import EXIT_MISSING_PACKAGE, fail, rank_and_world
+from runtime import EXIT_MISSING_PACKAGE, atomic_write, fail, rank_and_world
 
 
 def with_trackers(log, trackers, run_dir, start, name):
@@ -57,8 +57,12 @@ def kept_run_id(folder, start):
 
 
 def keep_run_id(folder, run_id):
-    with open(os.path.join(folder, "run_id"), "w") as fh:
-        fh.write(run_id + "\n")
+    """Record the tracker run's id in folder/run_id, atomically, for the next resume."""
+    def write(tmp):
+        with open(tmp, "w") as fh:
+            fh.write(run_id + "\n")
+
+    atomic_write(os.path.join(folder, "run_id"), write)
     return run_id
 
 
